@@ -1,0 +1,10 @@
+#pragma once
+// Everything in autograd/: Variable, the tape, every op, gradcheck.
+#include "error.hpp"
+#include "grad_mode.hpp"
+#include "variable.hpp"
+#include "ops/elementwise.hpp"
+#include "ops/linalg.hpp"
+#include "ops/reduce.hpp"
+#include "ops/shape.hpp"
+#include "gradcheck.hpp"

@@ -1,0 +1,319 @@
+// Elementwise ops: each one's value, then its derivative written with ops.
+#include "elementwise.hpp"
+
+#include <cmath>
+#include <functional>
+
+#include "kernels.hpp"
+#include "shape.hpp"
+
+namespace tg {
+
+namespace {
+/// The gradient for input i, computed only when that input needs one.
+template <class T, class F>
+Variable<T> if_needed(const GradContext<T>& c, std::size_t i, F&& f) {
+  return c.needs(i) ? f() : Variable<T>();
+}
+/// A constant (never differentiated) array, such as a mask or a derivative's fixed factor.
+template <class T>
+Variable<T> constant(xt::xarray<T>&& a) {
+  return Variable<T>(std::move(a));
+}
+}  // namespace
+
+// ---- arithmetic -------------------------------------------------------------------------------------
+
+template <class T>
+Variable<T> add(const Variable<T>& a, const Variable<T>& b) {
+  return make_op<T>("add", kernels::map2<T>("add", a.value(), b.value(), std::plus<T>()), {a, b},
+                    [](const GradContext<T>& c) -> Grads<T> {
+                      return {if_needed(c, 0, [&] { return sum_to(c.grad, c.in[0].shape()); }),
+                              if_needed(c, 1, [&] { return sum_to(c.grad, c.in[1].shape()); })};
+                    });
+}
+
+template <class T>
+Variable<T> sub(const Variable<T>& a, const Variable<T>& b) {
+  return make_op<T>("sub", kernels::map2<T>("sub", a.value(), b.value(), std::minus<T>()), {a, b},
+                    [](const GradContext<T>& c) -> Grads<T> {
+                      return {if_needed(c, 0, [&] { return sum_to(c.grad, c.in[0].shape()); }),
+                              if_needed(c, 1, [&] { return neg(sum_to(c.grad, c.in[1].shape())); })};
+                    });
+}
+
+template <class T>
+Variable<T> mul(const Variable<T>& a, const Variable<T>& b) {
+  return make_op<T>("mul", kernels::map2<T>("mul", a.value(), b.value(), std::multiplies<T>()), {a, b},
+                    [](const GradContext<T>& c) -> Grads<T> {
+                      return {if_needed(c, 0, [&] { return sum_to(c.grad * c.in[1], c.in[0].shape()); }),
+                              if_needed(c, 1, [&] { return sum_to(c.grad * c.in[0], c.in[1].shape()); })};
+                    });
+}
+
+/// d(a/b)/da = 1/b, d(a/b)/db = -(a/b)/b
+template <class T>
+Variable<T> div(const Variable<T>& a, const Variable<T>& b) {
+  return make_op<T>("div", kernels::map2<T>("div", a.value(), b.value(), std::divides<T>()), {a, b},
+                    [](const GradContext<T>& c) -> Grads<T> {
+                      return {if_needed(c, 0, [&] { return sum_to(c.grad / c.in[1], c.in[0].shape()); }),
+                              if_needed(c, 1, [&] { return neg(sum_to(c.grad * c.out / c.in[1], c.in[1].shape())); })};
+                    });
+}
+
+template <class T>
+Variable<T> neg(const Variable<T>& x) {
+  return make_op<T>("neg", kernels::map<T>(x.value(), std::negate<T>()), {x},
+                    [](const GradContext<T>& c) -> Grads<T> { return {neg(c.grad)}; });
+}
+
+template <class T>
+Variable<T> add_scalar(const Variable<T>& x, Scalar<T> s) {
+  return make_op<T>("add_scalar", kernels::map<T>(x.value(), [s](T v) { return v + s; }), {x},
+                    [](const GradContext<T>& c) -> Grads<T> { return {c.grad}; });
+}
+
+template <class T>
+Variable<T> mul_scalar(const Variable<T>& x, Scalar<T> s) {
+  return make_op<T>("mul_scalar", kernels::map<T>(x.value(), [s](T v) { return v * s; }), {x},
+                    [s](const GradContext<T>& c) -> Grads<T> { return {mul_scalar(c.grad, s)}; });
+}
+
+/// d(1/x)/dx = -(1/x)^2
+template <class T>
+Variable<T> reciprocal(const Variable<T>& x) {
+  return make_op<T>("reciprocal", kernels::map<T>(x.value(), [](T v) { return T(1) / v; }), {x},
+                    [](const GradContext<T>& c) -> Grads<T> { return {neg(c.grad * c.out * c.out)}; });
+}
+
+// ---- powers, exponentials, trigonometry -------------------------------------------------------------
+
+/// d(x^p)/dx = p x^(p-1)
+template <class T>
+Variable<T> pow(const Variable<T>& x, Scalar<T> p) {
+  return make_op<T>("pow", kernels::map<T>(x.value(), [p](T v) { return std::pow(v, p); }), {x},
+                    [p](const GradContext<T>& c) -> Grads<T> {
+                      if (p == T(0)) return {zeros_like(c.grad)};
+                      if (p == T(1)) return {c.grad};
+                      return {c.grad * pow(c.in[0], p - T(1)) * p};
+                    });
+}
+
+/// d(x^p)/dx = p x^(p-1), d(x^p)/dp = x^p log x
+template <class T>
+Variable<T> pow(const Variable<T>& x, const Variable<T>& p) {
+  return make_op<T>("pow", kernels::map2<T>("pow", x.value(), p.value(), [](T a, T b) { return std::pow(a, b); }),
+                    {x, p}, [](const GradContext<T>& c) -> Grads<T> {
+                      const auto& x = c.in[0];
+                      const auto& p = c.in[1];
+                      return {if_needed(c, 0, [&] { return sum_to(c.grad * p * pow(x, p - T(1)), x.shape()); }),
+                              if_needed(c, 1, [&] { return sum_to(c.grad * c.out * log(x), p.shape()); })};
+                    });
+}
+
+template <class T>
+Variable<T> exp(const Variable<T>& x) {
+  return make_op<T>("exp", kernels::map<T>(x.value(), [](T v) { return std::exp(v); }), {x},
+                    [](const GradContext<T>& c) -> Grads<T> { return {c.grad * c.out}; });
+}
+
+template <class T>
+Variable<T> log(const Variable<T>& x) {
+  return make_op<T>("log", kernels::map<T>(x.value(), [](T v) { return std::log(v); }), {x},
+                    [](const GradContext<T>& c) -> Grads<T> { return {c.grad / c.in[0]}; });
+}
+
+/// d sqrt(x)/dx = 1 / (2 sqrt(x))
+template <class T>
+Variable<T> sqrt(const Variable<T>& x) {
+  return make_op<T>("sqrt", kernels::map<T>(x.value(), [](T v) { return std::sqrt(v); }), {x},
+                    [](const GradContext<T>& c) -> Grads<T> { return {c.grad / c.out * T(0.5)}; });
+}
+
+template <class T>
+Variable<T> sign(const Variable<T>& x) {
+  return detail::unrecorded<T>("sign", kernels::map<T>(x.value(), [](T v) { return T((v > 0) - (v < 0)); }));
+}
+
+template <class T>
+Variable<T> abs(const Variable<T>& x) {
+  return make_op<T>("abs", kernels::map<T>(x.value(), [](T v) { return std::abs(v); }), {x},
+                    [](const GradContext<T>& c) -> Grads<T> { return {c.grad * sign(c.in[0])}; });
+}
+
+template <class T>
+Variable<T> sin(const Variable<T>& x) {
+  return make_op<T>("sin", kernels::map<T>(x.value(), [](T v) { return std::sin(v); }), {x},
+                    [](const GradContext<T>& c) -> Grads<T> { return {c.grad * cos(c.in[0])}; });
+}
+
+template <class T>
+Variable<T> cos(const Variable<T>& x) {
+  return make_op<T>("cos", kernels::map<T>(x.value(), [](T v) { return std::cos(v); }), {x},
+                    [](const GradContext<T>& c) -> Grads<T> { return {neg(c.grad * sin(c.in[0]))}; });
+}
+
+// ---- activations ------------------------------------------------------------------------------------
+
+/// d tanh(x)/dx = 1 - tanh(x)^2
+template <class T>
+Variable<T> tanh(const Variable<T>& x) {
+  return make_op<T>("tanh", kernels::map<T>(x.value(), [](T v) { return std::tanh(v); }), {x},
+                    [](const GradContext<T>& c) -> Grads<T> { return {c.grad * (T(1) - c.out * c.out)}; });
+}
+
+namespace {
+template <class T>
+T stable_sigmoid(T v) {
+  if (v >= 0) return T(1) / (T(1) + std::exp(-v));
+  const T e = std::exp(v);
+  return e / (T(1) + e);
+}
+}  // namespace
+
+/// d sigmoid(x)/dx = sigmoid(x) (1 - sigmoid(x))
+template <class T>
+Variable<T> sigmoid(const Variable<T>& x) {
+  return make_op<T>("sigmoid", kernels::map<T>(x.value(), stable_sigmoid<T>), {x},
+                    [](const GradContext<T>& c) -> Grads<T> { return {c.grad * c.out * (T(1) - c.out)}; });
+}
+
+template <class T>
+Variable<T> relu(const Variable<T>& x) {
+  return make_op<T>("relu", kernels::map<T>(x.value(), [](T v) { return v > 0 ? v : T(0); }), {x},
+                    [](const GradContext<T>& c) -> Grads<T> {
+                      return {c.grad * constant(kernels::map<T>(c.in[0].value(), [](T v) { return T(v > 0); }))};
+                    });
+}
+
+template <class T>
+Variable<T> leaky_relu(const Variable<T>& x, Scalar<T> slope) {
+  return make_op<T>("leaky_relu", kernels::map<T>(x.value(), [slope](T v) { return v > 0 ? v : slope * v; }), {x},
+                    [slope](const GradContext<T>& c) -> Grads<T> {
+                      return {c.grad * constant(kernels::map<T>(c.in[0].value(), [slope](T v) { return v > 0 ? T(1) : slope; }))};
+                    });
+}
+
+/// d elu(x)/dx = 1 for x > 0, elu(x) + alpha otherwise (= alpha e^x, differentiable again)
+template <class T>
+Variable<T> elu(const Variable<T>& x, Scalar<T> alpha) {
+  return make_op<T>("elu", kernels::map<T>(x.value(), [alpha](T v) { return v > 0 ? v : alpha * std::expm1(v); }), {x},
+                    [alpha](const GradContext<T>& c) -> Grads<T> {
+                      auto positive = constant(kernels::map<T>(c.in[0].value(), [](T v) { return T(v > 0); }));
+                      return {c.grad * (positive + (T(1) - positive) * (c.out + alpha))};
+                    });
+}
+
+/// softplus(x) = max(x, 0) + log(1 + e^-|x|); derivative sigmoid(x)
+template <class T>
+Variable<T> softplus(const Variable<T>& x) {
+  return make_op<T>("softplus",
+                    kernels::map<T>(x.value(), [](T v) { return std::max(v, T(0)) + std::log1p(std::exp(-std::abs(v))); }),
+                    {x}, [](const GradContext<T>& c) -> Grads<T> { return {c.grad * sigmoid(c.in[0])}; });
+}
+
+template <class T>
+Variable<T> clamp(const Variable<T>& x, Scalar<T> lo, Scalar<T> hi) {
+  TG_CHECK(lo <= hi, "clamp", "lo " + std::to_string(lo) + " is greater than hi " + std::to_string(hi));
+  return make_op<T>("clamp", kernels::map<T>(x.value(), [lo, hi](T v) { return std::min(std::max(v, lo), hi); }), {x},
+                    [lo, hi](const GradContext<T>& c) -> Grads<T> {
+                      return {c.grad * constant(kernels::map<T>(c.in[0].value(), [lo, hi](T v) { return T(v >= lo && v <= hi); }))};
+                    });
+}
+
+namespace {
+/// Gradient share of `a` in max/min(a, b): 1 where it wins, 1/2 at ties, 0 where it loses.
+template <class T, class Wins>
+Variable<T> share_of_a(const char* op, const Variable<T>& a, const Variable<T>& b, Wins wins) {
+  return constant(kernels::map2<T>(op, a.value(), b.value(), [wins](T u, T v) { return wins(u, v) ? T(1) : u == v ? T(0.5) : T(0); }));
+}
+template <class T, class Pick, class Wins>
+Variable<T> extremum(const char* op, const Variable<T>& a, const Variable<T>& b, Pick pick, Wins wins) {
+  return make_op<T>(op, kernels::map2<T>(op, a.value(), b.value(), pick), {a, b},
+                    [op, wins](const GradContext<T>& c) -> Grads<T> {
+                      auto share = share_of_a(op, c.in[0], c.in[1], wins);
+                      return {if_needed(c, 0, [&] { return sum_to(c.grad * share, c.in[0].shape()); }),
+                              if_needed(c, 1, [&] { return sum_to(c.grad * (T(1) - share), c.in[1].shape()); })};
+                    });
+}
+}  // namespace
+
+template <class T>
+Variable<T> maximum(const Variable<T>& a, const Variable<T>& b) {
+  return extremum<T>("maximum", a, b, [](T u, T v) { return u > v ? u : v; }, [](T u, T v) { return u > v; });
+}
+
+template <class T>
+Variable<T> minimum(const Variable<T>& a, const Variable<T>& b) {
+  return extremum<T>("minimum", a, b, [](T u, T v) { return u < v ? u : v; }, [](T u, T v) { return u < v; });
+}
+
+template <class T>
+Variable<T> where(const Variable<T>& mask, const Variable<T>& a, const Variable<T>& b) {
+  const Shape shape = broadcast_shapes("where", broadcast_shapes("where", mask.shape(), a.shape()), b.shape());
+  auto chosen = [](T m, T v) { return m != 0 ? v : T(0); };
+  auto other = [](T m, T v) { return m != 0 ? T(0) : v; };
+  xt::xarray<T> value = kernels::map2<T>("where", kernels::map2<T>("where", mask.value(), a.value(), chosen),
+                                         kernels::map2<T>("where", mask.value(), b.value(), other), std::plus<T>());
+  if (value.shape() != shape) value = xt::xarray<T>(xt::broadcast(value, shape));
+  Variable<T> taken = constant(kernels::map<T>(mask.value(), [](T m) { return T(m != 0); }));
+  return make_op<T>("where", std::move(value), {a, b}, [taken](const GradContext<T>& c) -> Grads<T> {
+    return {if_needed(c, 0, [&] { return sum_to(c.grad * taken, c.in[0].shape()); }),
+            if_needed(c, 1, [&] { return sum_to(c.grad * (T(1) - taken), c.in[1].shape()); })};
+  });
+}
+
+// ---- comparisons -----------------------------------------------------------------------------------
+
+#define TG_COMPARISON(name, expr)                                                                        \
+  template <class T>                                                                                     \
+  Variable<T> name(const Variable<T>& a, const Variable<T>& b) {                                         \
+    return detail::unrecorded<T>(#name, kernels::map2<T>(#name, a.value(), b.value(),                    \
+                                                         [](T u, T v) { return T(expr); }));             \
+  }
+TG_COMPARISON(lt, u < v)
+TG_COMPARISON(le, u <= v)
+TG_COMPARISON(gt, u > v)
+TG_COMPARISON(ge, u >= v)
+TG_COMPARISON(eq, u == v)
+TG_COMPARISON(ne, u != v)
+#undef TG_COMPARISON
+
+#define TG_INSTANTIATE(T)                                                                                \
+  template Variable<T> add(const Variable<T>&, const Variable<T>&);                                      \
+  template Variable<T> sub(const Variable<T>&, const Variable<T>&);                                      \
+  template Variable<T> mul(const Variable<T>&, const Variable<T>&);                                      \
+  template Variable<T> div(const Variable<T>&, const Variable<T>&);                                      \
+  template Variable<T> neg(const Variable<T>&);                                                          \
+  template Variable<T> add_scalar(const Variable<T>&, Scalar<T>);                                        \
+  template Variable<T> mul_scalar(const Variable<T>&, Scalar<T>);                                        \
+  template Variable<T> reciprocal(const Variable<T>&);                                                   \
+  template Variable<T> pow(const Variable<T>&, Scalar<T>);                                               \
+  template Variable<T> pow(const Variable<T>&, const Variable<T>&);                                      \
+  template Variable<T> exp(const Variable<T>&);                                                          \
+  template Variable<T> log(const Variable<T>&);                                                          \
+  template Variable<T> sqrt(const Variable<T>&);                                                         \
+  template Variable<T> abs(const Variable<T>&);                                                          \
+  template Variable<T> sin(const Variable<T>&);                                                          \
+  template Variable<T> cos(const Variable<T>&);                                                          \
+  template Variable<T> sign(const Variable<T>&);                                                         \
+  template Variable<T> tanh(const Variable<T>&);                                                         \
+  template Variable<T> sigmoid(const Variable<T>&);                                                      \
+  template Variable<T> relu(const Variable<T>&);                                                         \
+  template Variable<T> leaky_relu(const Variable<T>&, Scalar<T>);                                        \
+  template Variable<T> elu(const Variable<T>&, Scalar<T>);                                               \
+  template Variable<T> softplus(const Variable<T>&);                                                     \
+  template Variable<T> clamp(const Variable<T>&, Scalar<T>, Scalar<T>);                                  \
+  template Variable<T> maximum(const Variable<T>&, const Variable<T>&);                                  \
+  template Variable<T> minimum(const Variable<T>&, const Variable<T>&);                                  \
+  template Variable<T> where(const Variable<T>&, const Variable<T>&, const Variable<T>&);                 \
+  template Variable<T> lt(const Variable<T>&, const Variable<T>&);                                       \
+  template Variable<T> le(const Variable<T>&, const Variable<T>&);                                       \
+  template Variable<T> gt(const Variable<T>&, const Variable<T>&);                                       \
+  template Variable<T> ge(const Variable<T>&, const Variable<T>&);                                       \
+  template Variable<T> eq(const Variable<T>&, const Variable<T>&);                                       \
+  template Variable<T> ne(const Variable<T>&, const Variable<T>&);
+TG_INSTANTIATE(float)
+TG_INSTANTIATE(double)
+
+}  // namespace tg

@@ -1,0 +1,157 @@
+#pragma once
+// Array kernels shared by the op files (not installed as API): elementwise maps with NumPy
+// broadcasting, and reductions over a set of axes. Plain loops over contiguous row-major
+// data, which GCC vectorises; xtensor's lazy broadcasting and reductions measured several
+// times slower (../shared/XTENSOR.md).
+#include <algorithm>
+#include <cstddef>
+#include <vector>
+
+#include <xtensor/xarray.hpp>
+
+#include "../variable.hpp"
+#include "shape.hpp"
+
+namespace tg::kernels {
+
+/// f(x) elementwise into a new array.
+template <class T, class F>
+xt::xarray<T> map(const xt::xarray<T>& x, F f) {
+  xt::xarray<T> out = xt::empty<T>(x.shape());
+  const T* px = x.data();
+  T* po = out.data();
+  for (std::size_t i = 0, n = x.size(); i < n; ++i) po[i] = f(px[i]);
+  return out;
+}
+
+/// Element strides of `shape` seen through the broadcast shape `to` (0 on broadcast axes).
+inline std::vector<std::size_t> broadcast_strides(const Shape& shape, const Shape& to) {
+  std::vector<std::size_t> strides(to.size(), 0);
+  std::size_t stride = 1;
+  for (std::size_t i = shape.size(); i-- > 0;) {
+    const std::size_t j = i + (to.size() - shape.size());
+    strides[j] = shape[i] == 1 ? 0 : stride;
+    stride *= shape[i];
+  }
+  return strides;
+}
+
+/// f(a, b) elementwise with NumPy broadcasting.
+template <class T, class F>
+xt::xarray<T> map2(const char* op, const xt::xarray<T>& a, const xt::xarray<T>& b, F f) {
+  if (a.shape() == b.shape()) {
+    xt::xarray<T> out = xt::empty<T>(a.shape());
+    const T* pa = a.data();
+    const T* pb = b.data();
+    T* po = out.data();
+    for (std::size_t i = 0, n = a.size(); i < n; ++i) po[i] = f(pa[i], pb[i]);
+    return out;
+  }
+  const Shape shape = broadcast_shapes(op, a.shape(), b.shape());
+  xt::xarray<T> out = xt::empty<T>(shape);
+  const std::size_t nd = shape.size();
+  if (out.size() == 0) return out;
+  const auto sa = broadcast_strides(a.shape(), shape);
+  const auto sb = broadcast_strides(b.shape(), shape);
+  const std::size_t inner = shape[nd - 1];
+  const std::size_t outer = out.size() / inner;
+  const std::size_t ia = sa[nd - 1], ib = sb[nd - 1];
+  std::vector<std::size_t> index(nd, 0);
+  std::size_t oa = 0, ob = 0;
+  T* po = out.data();
+  for (std::size_t o = 0; o < outer; ++o, po += inner) {
+    const T* pa = a.data() + oa;
+    const T* pb = b.data() + ob;
+    if (ia == 1 && ib == 1) {
+      for (std::size_t i = 0; i < inner; ++i) po[i] = f(pa[i], pb[i]);
+    } else if (ia == 1) {
+      const T vb = *pb;
+      for (std::size_t i = 0; i < inner; ++i) po[i] = f(pa[i], vb);
+    } else if (ib == 1) {
+      const T va = *pa;
+      for (std::size_t i = 0; i < inner; ++i) po[i] = f(va, pb[i]);
+    } else {
+      for (std::size_t i = 0; i < inner; ++i) po[i] = f(pa[i * ia], pb[i * ib]);
+    }
+    for (std::size_t d = nd - 1; d-- > 0;) {  // odometer over the outer axes
+      oa += sa[d];
+      ob += sb[d];
+      if (++index[d] < shape[d]) break;
+      oa -= sa[d] * shape[d];
+      ob -= sb[d] * shape[d];
+      index[d] = 0;
+    }
+  }
+  return out;
+}
+
+/// Shape after reducing `axes` (sorted, unique) of `shape`.
+inline Shape reduced_shape(const Shape& shape, const std::vector<std::size_t>& axes, bool keepdims) {
+  Shape out;
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    const bool reduced = std::binary_search(axes.begin(), axes.end(), i);
+    if (!reduced) out.push_back(shape[i]);
+    else if (keepdims) out.push_back(1);
+  }
+  return out;
+}
+
+/// Folds x over `axes` (sorted, unique) with acc = f(acc, v), starting from init.
+/// The axes are merged into alternating runs of kept and reduced axes; the innermost run
+/// is a contiguous loop, so row sums and column sums are both tight loops.
+template <class T, class F>
+xt::xarray<T> reduce(const xt::xarray<T>& x, const std::vector<std::size_t>& axes, bool keepdims, T init, F f) {
+  xt::xarray<T> out = xt::empty<T>(reduced_shape(x.shape(), axes, keepdims));
+  std::fill(out.begin(), out.end(), init);
+  if (x.size() == 0) return out;
+  // runs: (length, reduced?) from outermost to innermost, size-1 axes dropped
+  std::vector<std::size_t> len;
+  std::vector<bool> red;
+  for (std::size_t i = 0; i < x.dimension(); ++i) {
+    if (x.shape()[i] == 1) continue;
+    const bool r = std::binary_search(axes.begin(), axes.end(), i);
+    if (!len.empty() && red.back() == r) len.back() *= x.shape()[i];
+    else len.push_back(x.shape()[i]), red.push_back(r);
+  }
+  const T* px = x.data();
+  T* po = out.data();
+  if (len.empty()) {  // a single element
+    po[0] = f(init, px[0]);
+    return out;
+  }
+  // strides in the output for each run (0 for reduced runs)
+  const std::size_t nr = len.size();
+  std::vector<std::size_t> ostride(nr, 0);
+  std::size_t s = 1;
+  for (std::size_t i = nr; i-- > 0;)
+    if (!red[i]) ostride[i] = s, s *= len[i];
+  const std::size_t inner = len[nr - 1];
+  const std::size_t outer = x.size() / inner;
+  std::vector<std::size_t> index(nr, 0);
+  std::size_t oo = 0;
+  for (std::size_t o = 0; o < outer; ++o, px += inner) {
+    if (red[nr - 1]) {
+      T acc = po[oo];
+      for (std::size_t i = 0; i < inner; ++i) acc = f(acc, px[i]);
+      po[oo] = acc;
+    } else {
+      T* q = po + oo;
+      for (std::size_t i = 0; i < inner; ++i) q[i] = f(q[i], px[i]);
+    }
+    for (std::size_t d = nr - 1; d-- > 0;) {
+      oo += ostride[d];
+      if (++index[d] < len[d]) break;
+      oo -= ostride[d] * len[d];
+      index[d] = 0;
+    }
+  }
+  return out;
+}
+
+/// Sum over axes, with a vectorisable inner loop for row sums.
+template <class T>
+xt::xarray<T> sum(const xt::xarray<T>& x, const std::vector<std::size_t>& axes, bool keepdims) {
+  return reduce<T>(x, axes, keepdims, T(0), [](T acc, T v) { return acc + v; });
+}
+
+}  // namespace tg::kernels

@@ -1,0 +1,137 @@
+// matmul: numpy.matmul semantics on top of cblas ?gemm, transposes as GEMM flags.
+#include "linalg.hpp"
+
+#include <cblas.h>
+
+#include "shape.hpp"
+
+namespace tg {
+
+namespace {
+
+void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, const float* a, const float* b, float* c) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(m), int(n), int(k),
+              1.0f, a, ta ? int(m) : int(k), b, tb ? int(k) : int(n), 0.0f, c, int(n));
+}
+void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, const double* a, const double* b, double* c) {
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(m), int(n), int(k),
+              1.0, a, ta ? int(m) : int(k), b, tb ? int(k) : int(n), 0.0, c, int(n));
+}
+
+std::size_t product(const Shape& s, std::size_t from, std::size_t to) {
+  std::size_t p = 1;
+  for (std::size_t i = from; i < to; ++i) p *= s[i];
+  return p;
+}
+
+Shape leading(const Shape& s) { return Shape(s.begin(), s.end() - 2); }
+
+/// Value of op(a) @ op(b) for operands of rank >= 2 whose leading (batch) axes broadcast.
+template <class T>
+xt::xarray<T> matmul_value(const xt::xarray<T>& a, const xt::xarray<T>& b, bool ta, bool tb) {
+  const std::size_t ra = a.dimension(), rb = b.dimension();
+  const std::size_t m = ta ? a.shape()[ra - 1] : a.shape()[ra - 2];
+  const std::size_t k = ta ? a.shape()[ra - 2] : a.shape()[ra - 1];
+  const std::size_t kb = tb ? b.shape()[rb - 1] : b.shape()[rb - 2];
+  const std::size_t n = tb ? b.shape()[rb - 2] : b.shape()[rb - 1];
+  if (k != kb)
+    throw Error("matmul: " + shape_str(a.shape()) + (ta ? "^T" : "") + " x " + shape_str(b.shape()) + (tb ? "^T" : "") +
+                ": inner sizes " + std::to_string(k) + " and " + std::to_string(kb) + " differ");
+  if (rb == 2 && !ta) {  // a stack of matrices times one matrix: a single GEMM over all rows
+    Shape shape(a.shape().begin(), a.shape().end() - 1);
+    shape.push_back(n);
+    xt::xarray<T> out = xt::empty<T>(shape);
+    const std::size_t rows = product(a.shape(), 0, ra - 1);
+    if (out.size() > 0 && k > 0) gemm(false, tb, rows, n, k, a.data(), b.data(), out.data());
+    else std::fill(out.begin(), out.end(), T(0));
+    return out;
+  }
+  const Shape batch = broadcast_shapes("matmul", leading(a.shape()), leading(b.shape()));
+  Shape shape = batch;
+  shape.push_back(m);
+  shape.push_back(n);
+  xt::xarray<T> out = xt::empty<T>(shape);
+  if (out.size() == 0) return out;
+  if (k == 0) {
+    std::fill(out.begin(), out.end(), T(0));
+    return out;
+  }
+  // Walk the batch with broadcast strides (in matrices) for a and b.
+  const std::size_t nb = batch.size();
+  const Shape lead_a = leading(a.shape()), lead_b = leading(b.shape());
+  std::vector<std::size_t> sa(nb, 0), sb(nb, 0);
+  for (std::size_t i = lead_a.size(), s = 1; i-- > 0;) {
+    sa[i + nb - lead_a.size()] = lead_a[i] == 1 ? 0 : s;
+    s *= lead_a[i];
+  }
+  for (std::size_t i = lead_b.size(), s = 1; i-- > 0;) {
+    sb[i + nb - lead_b.size()] = lead_b[i] == 1 ? 0 : s;
+    s *= lead_b[i];
+  }
+  const std::size_t count = product(batch, 0, nb);
+  const std::size_t size_a = m * k, size_b = k * n, size_c = m * n;
+  std::vector<std::size_t> index(nb, 0);
+  std::size_t oa = 0, ob = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    gemm(ta, tb, m, n, k, a.data() + oa * size_a, b.data() + ob * size_b, out.data() + i * size_c);
+    for (std::size_t d = nb; d-- > 0;) {
+      oa += sa[d];
+      ob += sb[d];
+      if (++index[d] < batch[d]) break;
+      oa -= sa[d] * batch[d];
+      ob -= sb[d] * batch[d];
+      index[d] = 0;
+    }
+  }
+  return out;
+}
+
+/// op(a) @ op(b) for rank >= 2. Derivatives (A = op(a), B = op(b), G = dL/dC):
+///   dL/dA = G B^T,  dL/dB = A^T G, each expressed as another flagged matmul of the stored
+///   operands, then summed over broadcast batch axes.
+template <class T>
+Variable<T> matmul_nd(const Variable<T>& a, const Variable<T>& b, bool ta, bool tb) {
+  return make_op<T>("matmul", matmul_value(a.value(), b.value(), ta, tb), {a, b}, [ta, tb](const GradContext<T>& c) -> Grads<T> {
+    const auto& a = c.in[0];
+    const auto& b = c.in[1];
+    const auto& g = c.grad;
+    Variable<T> ga, gb;
+    if (c.needs(0)) ga = sum_to(ta ? matmul_nd(b, g, tb, true) : matmul_nd(g, b, false, !tb), a.shape());
+    if (c.needs(1)) {
+      if (b.dim() == 2 && a.dim() > 2 && !ta) {
+        // fold the batch into rows: one GEMM instead of a batch of GEMMs and a sum
+        auto a2 = reshape(a, {-1, static_cast<std::int64_t>(a.shape().back())});
+        auto g2 = reshape(g, {-1, static_cast<std::int64_t>(g.shape().back())});
+        gb = tb ? matmul_nd(g2, a2, true, false) : matmul_nd(a2, g2, true, false);
+      } else {
+        gb = sum_to(tb ? matmul_nd(g, a, true, ta) : matmul_nd(a, g, !ta, false), b.shape());
+      }
+    }
+    return {ga, gb};
+  });
+}
+
+}  // namespace
+
+template <class T>
+Variable<T> matmul(const Variable<T>& a, const Variable<T>& b, MatmulOptions options) {
+  TG_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul",
+           "operands of shape " + shape_str(a.shape()) + " and " + shape_str(b.shape()) + ": scalars cannot be multiplied by matmul (use *)");
+  TG_CHECK(!(options.transpose_a && a.dim() == 1) && !(options.transpose_b && b.dim() == 1), "matmul",
+           "a transpose flag on a 1-D operand (" + shape_str(a.shape()) + " x " + shape_str(b.shape()) + ")");
+  if (a.dim() >= 2 && b.dim() >= 2) return matmul_nd(a, b, options.transpose_a, options.transpose_b);
+  // vectors: a as a row [1,k], b as a column [k,1], the added axis removed afterwards
+  const auto k = [](const Variable<T>& v) { return static_cast<std::int64_t>(v.shape()[0]); };
+  Variable<T> a2 = a.dim() == 1 ? reshape(a, {1, k(a)}) : a;
+  Variable<T> b2 = b.dim() == 1 ? reshape(b, {k(b), 1}) : b;
+  Variable<T> out = matmul_nd(a2, b2, options.transpose_a, options.transpose_b);
+  Axes drop;
+  if (a.dim() == 1) drop.push_back(-2);
+  if (b.dim() == 1) drop.push_back(-1);
+  return squeeze(out, drop);
+}
+
+template Variable<float> matmul(const Variable<float>&, const Variable<float>&, MatmulOptions);
+template Variable<double> matmul(const Variable<double>&, const Variable<double>&, MatmulOptions);
+
+}  // namespace tg

@@ -1,0 +1,294 @@
+// Selection ops: narrow/slice, index_select, gather/scatter_add, concat/stack/split, one_hot.
+// Each derivative is its partner op: narrow <-> embed, index_select <-> index_add,
+// gather <-> scatter_add, concat <-> narrow.
+#include <numeric>
+
+#include "../axes.hpp"
+#include "shape.hpp"
+
+namespace tg {
+
+namespace {
+
+/// x viewed as [outer, size, inner] around one axis.
+struct AxisView {
+  std::size_t outer = 1, size = 1, inner = 1;
+  AxisView(const Shape& s, std::size_t axis) : size(s[axis]) {
+    for (std::size_t i = 0; i < axis; ++i) outer *= s[i];
+    for (std::size_t i = axis + 1; i < s.size(); ++i) inner *= s[i];
+  }
+};
+
+Shape with_axis(const Shape& s, std::size_t axis, std::size_t size) {
+  Shape out = s;
+  out[axis] = size;
+  return out;
+}
+
+/// The inverse of narrow: g placed at [start, start + length) of a zero tensor whose axis has `full` elements.
+template <class T>
+Variable<T> embed(const Variable<T>& g, std::size_t axis, std::size_t start, std::size_t full) {
+  const AxisView v(g.shape(), axis);
+  xt::xarray<T> out = xt::zeros<T>(with_axis(g.shape(), axis, full));
+  for (std::size_t o = 0; o < v.outer; ++o)
+    std::copy_n(g.value().data() + o * v.size * v.inner, v.size * v.inner, out.data() + (o * full + start) * v.inner);
+  const auto length = static_cast<std::int64_t>(v.size);
+  return make_op<T>("embed", std::move(out), {g}, [axis, start, length](const GradContext<T>& c) -> Grads<T> {
+    return {narrow(c.grad, static_cast<std::int64_t>(axis), static_cast<std::int64_t>(start), length)};
+  });
+}
+
+void check_index_range(const char* op, const IndexArray& index, std::size_t limit, const Shape& x_shape, std::size_t axis) {
+  for (auto i : index)
+    TG_CHECK(i >= 0 && static_cast<std::size_t>(i) < limit, op,
+             "index " + std::to_string(i) + " is out of range for axis " + std::to_string(axis) + " of size " +
+                 std::to_string(limit) + " (tensor " + shape_str(x_shape) + ")");
+}
+
+/// out = zeros with `full` elements on axis; out[.., index[j], ..] += g[.., j, ..]. The inverse of index_select.
+template <class T>
+Variable<T> index_add(const Variable<T>& g, std::size_t axis, const IndexArray& index, std::size_t full) {
+  const AxisView v(g.shape(), axis);
+  xt::xarray<T> out = xt::zeros<T>(with_axis(g.shape(), axis, full));
+  const T* src = g.value().data();
+  for (std::size_t o = 0; o < v.outer; ++o)
+    for (std::size_t j = 0; j < v.size; ++j) {
+      T* dst = out.data() + (o * full + static_cast<std::size_t>(index(j))) * v.inner;
+      const T* s = src + (o * v.size + j) * v.inner;
+      for (std::size_t i = 0; i < v.inner; ++i) dst[i] += s[i];
+    }
+  return make_op<T>("index_add", std::move(out), {g}, [axis, index](const GradContext<T>& c) -> Grads<T> {
+    return {index_select(c.grad, static_cast<std::int64_t>(axis), index)};
+  });
+}
+
+/// Visits every element of `index` (rank r) with the flat offset it addresses in a tensor of
+/// shape `target` when its own value replaces the coordinate on `axis`; f(flat index position, target offset).
+template <class F>
+void for_each_indexed(const IndexArray& index, const Shape& target, std::size_t axis, F f) {
+  const std::size_t r = index.dimension();
+  std::vector<std::size_t> stride(r, 1);
+  for (std::size_t d = r; d-- > 1;) stride[d - 1] = stride[d] * target[d];
+  std::vector<std::size_t> pos(r, 0);
+  std::size_t base = 0;  // offset of pos with the axis coordinate left out
+  for (std::size_t e = 0, n = index.size(); e < n; ++e) {
+    f(e, base + static_cast<std::size_t>(index.data()[e]) * stride[axis]);
+    for (std::size_t d = r; d-- > 0;) {
+      if (d != axis) base += stride[d];
+      if (++pos[d] < index.shape()[d]) break;
+      if (d != axis) base -= stride[d] * index.shape()[d];
+      pos[d] = 0;
+    }
+  }
+}
+
+void check_gather_index(const char* op, const IndexArray& index, const Shape& x_shape, std::size_t axis) {
+  TG_CHECK(index.dimension() == x_shape.size(), op,
+           "index of shape " + shape_str(index.shape()) + " must have the rank of the tensor " + shape_str(x_shape));
+  for (std::size_t d = 0; d < x_shape.size(); ++d)
+    TG_CHECK(d == axis || index.shape()[d] <= x_shape[d], op,
+             "index of shape " + shape_str(index.shape()) + " is larger than the tensor " + shape_str(x_shape) +
+                 " on axis " + std::to_string(d));
+  check_index_range(op, index, x_shape[axis], x_shape, axis);
+}
+
+}  // namespace
+
+template <class T>
+Variable<T> narrow(const Variable<T>& x, std::int64_t axis, std::int64_t start, std::int64_t length) {
+  const std::size_t a = normalize_axis("narrow", axis, x.dim());
+  const auto n = static_cast<std::int64_t>(x.shape()[a]);
+  if (start < 0) start += n;
+  TG_CHECK(start >= 0 && length >= 0 && start + length <= n, "narrow",
+           "elements " + std::to_string(start) + " to " + std::to_string(start + length - 1) + " of axis " +
+               std::to_string(axis) + " of " + shape_str(x.shape()) + " are out of range");
+  if (start == 0 && length == n) return x;
+  const AxisView v(x.shape(), a);
+  const auto s = static_cast<std::size_t>(start), len = static_cast<std::size_t>(length);
+  xt::xarray<T> out = xt::empty<T>(with_axis(x.shape(), a, len));
+  for (std::size_t o = 0; o < v.outer; ++o)
+    std::copy_n(x.value().data() + (o * v.size + s) * v.inner, len * v.inner, out.data() + o * len * v.inner);
+  return make_op<T>("narrow", std::move(out), {x}, [a, s](const GradContext<T>& c) -> Grads<T> {
+    return {embed(c.grad, a, s, c.in[0].shape()[a])};
+  });
+}
+
+template <class T>
+Variable<T> slice(const Variable<T>& x, std::int64_t axis, std::int64_t start, std::int64_t stop, std::int64_t step) {
+  const std::size_t a = normalize_axis("slice", axis, x.dim());
+  TG_CHECK(step > 0, "slice", "step must be positive, got " + std::to_string(step));
+  const auto n = static_cast<std::int64_t>(x.shape()[a]);
+  auto clip = [n](std::int64_t i) { return std::clamp<std::int64_t>(i < 0 ? i + n : i, 0, n); };
+  start = clip(start);
+  stop = std::max(clip(stop), start);
+  if (step == 1) return narrow(x, axis, start, stop - start);
+  IndexArray index = xt::arange<Index>(start, stop, step);
+  return index_select(x, axis, index);
+}
+
+template <class T>
+Variable<T> index_select(const Variable<T>& x, std::int64_t axis, const IndexArray& index) {
+  const std::size_t a = normalize_axis("index_select", axis, x.dim());
+  TG_CHECK(index.dimension() == 1, "index_select", "index must be 1-D, got shape " + shape_str(index.shape()));
+  check_index_range("index_select", index, x.shape()[a], x.shape(), a);
+  const AxisView v(x.shape(), a);
+  xt::xarray<T> out = xt::empty<T>(with_axis(x.shape(), a, index.size()));
+  for (std::size_t o = 0; o < v.outer; ++o)
+    for (std::size_t j = 0; j < index.size(); ++j)
+      std::copy_n(x.value().data() + (o * v.size + static_cast<std::size_t>(index(j))) * v.inner, v.inner,
+                  out.data() + (o * index.size() + j) * v.inner);
+  return make_op<T>("index_select", std::move(out), {x}, [a, index](const GradContext<T>& c) -> Grads<T> {
+    return {index_add(c.grad, a, index, c.in[0].shape()[a])};
+  });
+}
+
+template <class T>
+Variable<T> gather(const Variable<T>& x, std::int64_t axis, const IndexArray& index) {
+  const std::size_t a = normalize_axis("gather", axis, x.dim());
+  check_gather_index("gather", index, x.shape(), a);
+  xt::xarray<T> out = xt::empty<T>(Shape(index.shape().begin(), index.shape().end()));
+  const T* src = x.value().data();
+  T* dst = out.data();
+  for_each_indexed(index, x.shape(), a, [&](std::size_t e, std::size_t offset) { dst[e] = src[offset]; });
+  return make_op<T>("gather", std::move(out), {x}, [a, index](const GradContext<T>& c) -> Grads<T> {
+    return {scatter_add(zeros_like(c.in[0]), static_cast<std::int64_t>(a), index, c.grad)};
+  });
+}
+
+template <class T>
+Variable<T> scatter_add(const Variable<T>& x, std::int64_t axis, const IndexArray& index, const Variable<T>& src) {
+  const std::size_t a = normalize_axis("scatter_add", axis, x.dim());
+  check_gather_index("scatter_add", index, x.shape(), a);
+  TG_CHECK(src.dim() == index.dimension(), "scatter_add",
+           "src of shape " + shape_str(src.shape()) + " must have the rank of index " + shape_str(index.shape()));
+  for (std::size_t d = 0; d < src.dim(); ++d)
+    TG_CHECK(index.shape()[d] <= src.shape()[d], "scatter_add",
+             "index of shape " + shape_str(index.shape()) + " is larger than src " + shape_str(src.shape()));
+  xt::xarray<T> out = x.value();
+  // src is addressed with index's shape inside src's (possibly larger) shape
+  std::vector<std::size_t> src_stride(src.dim(), 1), pos(src.dim(), 0);
+  for (std::size_t d = src.dim(); d-- > 1;) src_stride[d - 1] = src_stride[d] * src.shape()[d];
+  const T* s = src.value().data();
+  T* dst = out.data();
+  std::size_t src_offset = 0;
+  for_each_indexed(index, x.shape(), a, [&](std::size_t, std::size_t offset) {
+    dst[offset] += s[src_offset];
+    for (std::size_t d = src.dim(); d-- > 0;) {
+      src_offset += src_stride[d];
+      if (++pos[d] < index.shape()[d]) break;
+      src_offset -= src_stride[d] * index.shape()[d];
+      pos[d] = 0;
+    }
+  });
+  return make_op<T>("scatter_add", std::move(out), {x, src}, [a, index](const GradContext<T>& c) -> Grads<T> {
+    Variable<T> gsrc;
+    if (c.needs(1)) {
+      gsrc = gather(c.grad, static_cast<std::int64_t>(a), index);
+      if (gsrc.shape() != c.in[1].shape()) {  // src larger than index: the rest of src gets no gradient
+        Variable<T> padded = gsrc;
+        for (std::size_t d = 0; d < padded.dim(); ++d)
+          if (padded.shape()[d] != c.in[1].shape()[d]) padded = embed(padded, d, 0, c.in[1].shape()[d]);
+        gsrc = padded;
+      }
+    }
+    return {c.needs(0) ? c.grad : Variable<T>(), gsrc};
+  });
+}
+
+template <class T>
+Variable<T> concat(const std::vector<Variable<T>>& xs, std::int64_t axis) {
+  TG_CHECK(!xs.empty(), "concat", "no tensors to join");
+  const Shape& first = xs[0].shape();
+  TG_CHECK(!first.empty(), "concat", "cannot join 0-dimensional tensors (use stack)");
+  const std::size_t a = normalize_axis("concat", axis, first.size());
+  std::size_t total = 0;
+  for (const auto& x : xs) {
+    bool same = x.dim() == first.size();
+    for (std::size_t d = 0; same && d < first.size(); ++d) same = d == a || x.shape()[d] == first[d];
+    TG_CHECK(same, "concat",
+             "shapes " + shape_str(first) + " and " + shape_str(x.shape()) + " differ outside axis " + std::to_string(axis));
+    total += x.shape()[a];
+  }
+  if (xs.size() == 1) return xs[0];
+  const AxisView v(first, a);
+  xt::xarray<T> out = xt::empty<T>(with_axis(first, a, total));
+  std::vector<std::int64_t> offsets;
+  std::size_t offset = 0;
+  for (const auto& x : xs) {
+    const std::size_t n = x.shape()[a];
+    for (std::size_t o = 0; o < v.outer; ++o)
+      std::copy_n(x.value().data() + o * n * v.inner, n * v.inner, out.data() + (o * total + offset) * v.inner);
+    offsets.push_back(static_cast<std::int64_t>(offset));
+    offset += n;
+  }
+  return make_op<T>("concat", std::move(out), std::vector<Variable<T>>(xs), [a, offsets](const GradContext<T>& c) -> Grads<T> {
+    Grads<T> grads;
+    for (std::size_t i = 0; i < c.in.size(); ++i)
+      grads.push_back(c.needs(i) ? narrow(c.grad, static_cast<std::int64_t>(a), offsets[i],
+                                          static_cast<std::int64_t>(c.in[i].shape()[a]))
+                                 : Variable<T>());
+    return grads;
+  });
+}
+
+template <class T>
+Variable<T> stack(const std::vector<Variable<T>>& xs, std::int64_t axis) {
+  TG_CHECK(!xs.empty(), "stack", "no tensors to stack");
+  for (const auto& x : xs)
+    TG_CHECK(x.shape() == xs[0].shape(), "stack", "shapes " + shape_str(xs[0].shape()) + " and " + shape_str(x.shape()) + " differ");
+  const std::size_t a = normalize_axis("stack", axis, xs[0].dim() + 1);
+  std::vector<Variable<T>> expanded;
+  for (const auto& x : xs) expanded.push_back(unsqueeze(x, static_cast<std::int64_t>(a)));
+  return expanded.size() == 1 ? expanded[0] : concat(expanded, static_cast<std::int64_t>(a));
+}
+
+template <class T>
+std::vector<Variable<T>> split(const Variable<T>& x, const std::vector<std::int64_t>& sizes, std::int64_t axis) {
+  const std::size_t a = normalize_axis("split", axis, x.dim());
+  std::int64_t total = 0;
+  for (auto s : sizes) {
+    TG_CHECK(s >= 0, "split", "negative size in " + axes_str(sizes));
+    total += s;
+  }
+  TG_CHECK(total == static_cast<std::int64_t>(x.shape()[a]), "split",
+           "sizes " + axes_str(sizes) + " add up to " + std::to_string(total) + ", axis " + std::to_string(axis) + " of " +
+               shape_str(x.shape()) + " has " + std::to_string(x.shape()[a]));
+  std::vector<Variable<T>> parts;
+  std::int64_t start = 0;
+  for (auto s : sizes) {
+    parts.push_back(narrow(x, axis, start, s));
+    start += s;
+  }
+  return parts;
+}
+
+template <class T>
+Variable<T> one_hot(const IndexArray& labels, std::int64_t num_classes) {
+  TG_CHECK(num_classes > 0, "one_hot", "num_classes must be positive, got " + std::to_string(num_classes));
+  Shape shape(labels.shape().begin(), labels.shape().end());
+  shape.push_back(static_cast<std::size_t>(num_classes));
+  xt::xarray<T> out = xt::zeros<T>(shape);
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    const Index l = labels.data()[i];
+    TG_CHECK(l >= 0 && l < num_classes, "one_hot",
+             "label " + std::to_string(l) + " is out of range for " + std::to_string(num_classes) + " classes (labels " +
+                 shape_str(labels.shape()) + ")");
+    out.data()[i * static_cast<std::size_t>(num_classes) + static_cast<std::size_t>(l)] = T(1);
+  }
+  return Variable<T>(std::move(out));
+}
+
+#define TG_INSTANTIATE(T)                                                                                 \
+  template Variable<T> narrow(const Variable<T>&, std::int64_t, std::int64_t, std::int64_t);              \
+  template Variable<T> slice(const Variable<T>&, std::int64_t, std::int64_t, std::int64_t, std::int64_t); \
+  template Variable<T> index_select(const Variable<T>&, std::int64_t, const IndexArray&);                 \
+  template Variable<T> gather(const Variable<T>&, std::int64_t, const IndexArray&);                       \
+  template Variable<T> scatter_add(const Variable<T>&, std::int64_t, const IndexArray&, const Variable<T>&); \
+  template Variable<T> concat(const std::vector<Variable<T>>&, std::int64_t);                             \
+  template Variable<T> stack(const std::vector<Variable<T>>&, std::int64_t);                              \
+  template std::vector<Variable<T>> split(const Variable<T>&, const std::vector<std::int64_t>&, std::int64_t); \
+  template Variable<T> one_hot<T>(const IndexArray&, std::int64_t);
+TG_INSTANTIATE(float)
+TG_INSTANTIATE(double)
+
+}  // namespace tg

@@ -1,0 +1,3 @@
+#pragma once
+// The umbrella header: #include <tapegrad/tapegrad.hpp>
+#include "autograd/autograd.hpp"

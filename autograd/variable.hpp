@@ -1,0 +1,293 @@
+#pragma once
+// Variable<T>: a one-pointer handle to a node of the tape. A node holds the value, the
+// gradient, the input edges and the backward function of the op that made it. The graph
+// is owned by the variables that depend on it, so it is freed when the last handle goes.
+#include <atomic>
+#include <concepts>
+#include <cstdint>
+#include <initializer_list>
+#include <iosfwd>
+#include <memory>
+#include <optional>
+#include <random>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <xtensor/xarray.hpp>
+
+#include "error.hpp"
+#include "grad_mode.hpp"
+
+namespace tg {
+
+using Shape = xt::svector<std::size_t, 4>;  // the shape type of xt::xarray
+using Axes = std::vector<std::int64_t>;      // may be negative; {} means all axes
+using Index = std::int64_t;
+using IndexArray = xt::xarray<Index>;        // class labels, gather/scatter indices
+
+template <class T>
+class Variable;
+template <class T>
+struct Node;
+using Var = Variable<float>;
+
+/// One gradient per input of an op, in input order; an undefined Variable means "none".
+template <class T>
+using Grads = std::vector<Variable<T>>;
+
+/// What an op's derivative sees: the incoming gradient, its own result and its inputs.
+template <class T>
+struct GradContext {
+  const Variable<T>& grad;           // dL/d(out), the shape of out
+  const Variable<T>& out;            // the op's result
+  std::span<const Variable<T>> in;   // the inputs, in the order given to make_op
+  bool needs(std::size_t i) const;   // does input i need a gradient?
+};
+
+template <class T>
+struct BackwardFn {
+  virtual ~BackwardFn() = default;
+  virtual Grads<T> apply(const GradContext<T>& ctx) = 0;
+};
+
+template <class T, class F>
+struct LambdaBackward final : BackwardFn<T> {
+  explicit LambdaBackward(F f) : fn(std::move(f)) {}
+  Grads<T> apply(const GradContext<T>& ctx) override { return fn(ctx); }
+  F fn;
+};
+
+struct BackwardOptions {
+  std::optional<bool> retain_graph;  // keep the graph for another backward; default: create_graph
+  bool create_graph = false;         // record the backward pass too (higher-order gradients)
+};
+
+template <class T>
+class Variable {
+  static_assert(std::is_floating_point_v<T>, "tg::Variable<T>: T must be float or double");
+
+ public:
+  using value_type = T;
+  using array_type = xt::xarray<T>;
+
+  Variable() noexcept = default;
+  explicit Variable(const array_type& value, bool requires_grad = false);
+  explicit Variable(array_type&& value, bool requires_grad = false);
+  explicit Variable(xt::nested_initializer_list_t<T, 1> values, bool requires_grad = false);
+  explicit Variable(xt::nested_initializer_list_t<T, 2> values, bool requires_grad = false);
+  explicit Variable(xt::nested_initializer_list_t<T, 3> values, bool requires_grad = false);
+  /// Takes a new reference to an existing node.
+  explicit Variable(Node<T>* node) noexcept;
+
+  Variable(const Variable& other) noexcept;
+  Variable(Variable&& other) noexcept : node_(std::exchange(other.node_, nullptr)) {}
+  Variable& operator=(const Variable& other) noexcept;
+  Variable& operator=(Variable&& other) noexcept;
+  ~Variable();
+
+  bool defined() const noexcept { return node_ != nullptr; }
+  const array_type& value() const;
+  /// The value for in-place edits that bypass the tape (optimizer steps, initialisers).
+  array_type& mutable_value();
+  const Shape& shape() const;
+  std::size_t dim() const;
+  std::size_t numel() const;
+  /// The value of a one-element variable.
+  T item() const;
+
+  bool requires_grad() const;
+  /// Only on leaves: results of ops require grad exactly when one of their inputs does.
+  Variable& set_requires_grad(bool requires_grad);
+  bool is_leaf() const;
+  /// The op that produced this variable ("" for a leaf).
+  const char* op_name() const;
+  const std::string& name() const;
+  Variable& set_name(std::string name);
+
+  bool has_grad() const;
+  /// The accumulated gradient; a tg::Error if backward has not produced one.
+  const Variable& grad() const;
+  void set_grad(Variable grad);
+  void zero_grad();
+
+  /// A new leaf holding a copy of the value, cut loose from the graph.
+  Variable detach() const;
+
+  /// Backpropagate from a one-element root (seed 1).
+  void backward(BackwardOptions options = {}) const;
+  /// Backpropagate from any root with the given dL/d(root). (A template only so that
+  /// backward({.retain_graph = true}) is not ambiguous: a braced list never deduces Seed.)
+  template <class Seed>
+    requires std::same_as<Seed, Variable>
+  void backward(const Seed& seed, BackwardOptions options = {}) const {
+    backward_from(seed, options);
+  }
+  void backward_from(const Variable& seed, BackwardOptions options) const;
+
+  Node<T>* node() const noexcept { return node_; }
+  /// How many handles share the node (1: this handle is the only owner).
+  std::uint32_t use_count() const noexcept;
+  bool same_node(const Variable& other) const noexcept { return node_ == other.node_; }
+
+ private:
+  void check_defined(const char* what) const;
+  Node<T>* node_ = nullptr;
+};
+
+template <class T>
+struct Node {
+  explicit Node(xt::xarray<T>&& v);
+  ~Node();  // releases the chain of inputs iteratively: no recursion on deep graphs
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  std::atomic<std::uint32_t> refs{0};
+  bool requires_grad = false;
+  bool released = false;    // backward freed this node's graph (retain_graph was off)
+  bool queued = false;      // engine scratch: waiting in the backward queue
+  const char* op = nullptr; // null for a leaf
+  std::uint64_t seq;        // position on this thread's tape
+  xt::xarray<T> value;
+  Variable<T> grad;
+  Variable<T> pending;      // engine scratch: gradient gathered so far in one pass
+  std::vector<Variable<T>> inputs;
+  std::unique_ptr<BackwardFn<T>> backward_fn;
+  std::string name;
+};
+
+extern template struct Node<float>;
+extern template struct Node<double>;
+extern template class Variable<float>;
+extern template class Variable<double>;
+
+template <class T>
+inline Variable<T>::Variable(Node<T>* node) noexcept : node_(node) {
+  if (node_) node_->refs.fetch_add(1, std::memory_order_relaxed);
+}
+template <class T>
+inline Variable<T>::Variable(const Variable& other) noexcept : node_(other.node_) {
+  if (node_) node_->refs.fetch_add(1, std::memory_order_relaxed);
+}
+template <class T>
+inline Variable<T>& Variable<T>::operator=(const Variable& other) noexcept {
+  Variable copy(other);
+  std::swap(node_, copy.node_);
+  return *this;
+}
+template <class T>
+inline Variable<T>& Variable<T>::operator=(Variable&& other) noexcept {
+  if (this != &other) {
+    Variable old(std::move(*this));
+    node_ = std::exchange(other.node_, nullptr);
+  }
+  return *this;
+}
+template <class T>
+inline Variable<T>::~Variable() {
+  if (node_ && node_->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete node_;
+}
+template <class T>
+inline std::uint32_t Variable<T>::use_count() const noexcept {
+  return node_ ? node_->refs.load(std::memory_order_relaxed) : 0;
+}
+template <class T>
+inline const xt::xarray<T>& Variable<T>::value() const {
+  check_defined("value");
+  return node_->value;
+}
+template <class T>
+inline const Shape& Variable<T>::shape() const {
+  check_defined("shape");
+  return node_->value.shape();
+}
+template <class T>
+inline bool Variable<T>::requires_grad() const {
+  return node_ && node_->requires_grad;
+}
+template <class T>
+inline bool GradContext<T>::needs(std::size_t i) const {
+  return in[i].requires_grad();
+}
+
+namespace detail {
+/// A result that records nothing (grad mode off, or no input requires grad).
+template <class T>
+Variable<T> unrecorded(const char* op, xt::xarray<T>&& value);
+/// A result recorded on the tape with its inputs and derivative.
+template <class T>
+Variable<T> recorded(const char* op, xt::xarray<T>&& value, std::vector<Variable<T>>&& inputs,
+                     std::unique_ptr<BackwardFn<T>> backward);
+template <class T>
+bool any_requires_grad(const std::vector<Variable<T>>& inputs) {
+  for (const auto& v : inputs)
+    if (v.requires_grad()) return true;
+  return false;
+}
+}  // namespace detail
+
+/// Define a differentiable op: its forward value, its inputs, and its derivative written
+/// with tapegrad ops, `backward(const GradContext<T>&) -> Grads<T>` (one gradient per input,
+/// undefined where none). Because the derivative is made of ops, higher-order gradients
+/// work with create_graph. `op` must be a string literal: it names the op in errors.
+template <class T, class F>
+Variable<T> make_op(const char* op, xt::xarray<T>&& value, std::vector<Variable<T>> inputs,
+                    F&& backward) {
+  if (!is_grad_enabled() || !detail::any_requires_grad(inputs))
+    return detail::unrecorded(op, std::move(value));
+  return detail::recorded<T>(op, std::move(value), std::move(inputs),
+                             std::unique_ptr<BackwardFn<T>>(new LambdaBackward<T, std::decay_t<F>>(std::forward<F>(backward))));
+}
+
+struct GradOptions {
+  bool create_graph = false;         // record the backward pass (for higher-order gradients)
+  std::optional<bool> retain_graph;  // default: create_graph
+  bool allow_unused = false;         // an input the outputs do not depend on gets an undefined gradient
+};
+
+/// d(sum_i <outputs[i], grad_outputs[i]>)/d(inputs), without touching any .grad().
+/// grad_outputs may be empty when every output has one element.
+std::vector<Variable<float>> grad(const std::vector<Variable<float>>& outputs,
+                                  const std::vector<Variable<float>>& inputs,
+                                  const std::vector<Variable<float>>& grad_outputs = {},
+                                  const GradOptions& options = {});
+std::vector<Variable<double>> grad(const std::vector<Variable<double>>& outputs,
+                                   const std::vector<Variable<double>>& inputs,
+                                   const std::vector<Variable<double>>& grad_outputs = {},
+                                   const GradOptions& options = {});
+
+template <class T>
+std::ostream& operator<<(std::ostream& os, const Variable<T>& v);
+
+// ---- factories -------------------------------------------------------------------------------
+template <class T = float>
+Variable<T> zeros(const Shape& shape, bool requires_grad = false);
+template <class T = float>
+Variable<T> ones(const Shape& shape, bool requires_grad = false);
+template <class T = float>
+Variable<T> full(const Shape& shape, double value, bool requires_grad = false);
+/// [start, stop) in steps of step, as in numpy.arange.
+template <class T = float>
+Variable<T> arange(double start, double stop, double step = 1, bool requires_grad = false);
+/// Standard normal samples from tg's generator (see manual_seed).
+template <class T = float>
+Variable<T> randn(const Shape& shape, bool requires_grad = false);
+/// Uniform samples in [0, 1) from tg's generator.
+template <class T = float>
+Variable<T> rand(const Shape& shape, bool requires_grad = false);
+template <class T>
+Variable<T> zeros_like(const Variable<T>& x, bool requires_grad = false);
+template <class T>
+Variable<T> ones_like(const Variable<T>& x, bool requires_grad = false);
+/// A 0-dimensional variable.
+template <class T = float>
+Variable<T> scalar(double value, bool requires_grad = false);
+
+/// Seeds the generator behind randn, rand, dropout and the initialisers.
+void manual_seed(std::uint64_t seed);
+/// The generator itself (one per process, not thread-safe: seed it, then use it from one thread).
+std::mt19937_64& generator();
+
+}  // namespace tg
