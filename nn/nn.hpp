@@ -1,0 +1,3 @@
+#pragma once
+// Everything in nn/: modules, layers, initialisers, losses, serialisation, data.
+#include "serialize.hpp"

@@ -1,0 +1,2 @@
+#pragma once
+// Everything in optim/: optimizers, schedulers, gradient clipping.
