@@ -1,0 +1,279 @@
+// Forward-vs-backward micro-benchmarks of the tape and the core ops (the workloads of
+// ../shared/BENCHMARKS.md: W1 tape overhead, W2 small tensors, the big elementwise,
+// reduction, matmul and softmax ops, and W7 the raw sgemm ceiling).
+//
+// Each iteration builds the graph (timed: "forward"), calls backward() (timed: "backward"),
+// then, untimed, drops the graph and clears the leaves' gradients as optimizer.zero_grad()
+// would. Timing is manual (steady_clock around each phase) because PauseTiming costs more
+// than a whole tape op; the chain workloads are timed as whole chains. After Google
+// Benchmark's own output comes one summary table of medians.
+//
+//   OPENBLAS_NUM_THREADS=2 ./bench_ops            full run (>= 20 timed iterations each)
+//   ./bench_ops --quick                          smoke run (3 iterations each)
+//   ./bench_ops --no-mallopt                     keep glibc's default malloc thresholds
+//   ./bench_ops --benchmark_filter=matmul        any Google Benchmark flag works too
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+#include <cblas.h>
+#include <malloc.h>
+
+#include <tapegrad/tapegrad.hpp>
+
+#ifndef TAPEGRAD_BENCH_BUILD
+#define TAPEGRAD_BENCH_BUILD "unknown flags"
+#endif
+
+namespace {
+
+using tg::Var;
+using Clock = std::chrono::steady_clock;
+
+double ms_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  const auto mid = v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2);
+  std::nth_element(v.begin(), mid, v.end());
+  if (v.size() % 2) return *mid;
+  return (*mid + *std::max_element(v.begin(), mid)) / 2;
+}
+
+/// One workload: inputs made once, a forward that records a graph and returns its root,
+/// a backward on that root, and the leaves whose gradients are cleared between iterations.
+struct Workload {
+  std::string name;
+  int iterations = 20;    // timed iterations in a full run
+  double ops = 0;         // tape nodes per forward (chains: per-op figures)
+  double flops = 0;       // floating-point operations per forward (GEMM rows)
+  std::function<Var()> forward;
+  std::function<void(const Var&)> backward = [](const Var& y) { y.backward(); };
+  std::vector<Var> leaves;
+  std::vector<double> fwd_ms, bwd_ms;  // the samples of the last run
+};
+
+/// Raw cblas_sgemm at one size: the ceiling for GEMM-bound work (W7).
+struct Sgemm {
+  int n = 0;
+  int iterations = 20;
+  std::vector<double> ms;
+  double gflops() const { return 2.0 * n * n * n / (median(ms) * 1e6); }
+};
+
+std::vector<std::unique_ptr<Workload>> workloads;
+std::vector<std::unique_ptr<Sgemm>> sgemms;
+
+void run_workload(benchmark::State& state, Workload* w) {
+  const auto clear = [w] {
+    for (auto& leaf : w->leaves) leaf.zero_grad();
+  };
+  {  // warm-up: first-touch page faults, OpenBLAS thread start, the heap reaching its size
+    Var y = w->forward();
+    w->backward(y);
+  }
+  clear();
+  w->fwd_ms.clear();
+  w->bwd_ms.clear();
+  for (auto _ : state) {
+    const auto t0 = Clock::now();
+    Var y = w->forward();
+    const auto t1 = Clock::now();
+    w->backward(y);
+    const auto t2 = Clock::now();
+    y = Var();
+    clear();
+    w->fwd_ms.push_back(ms_between(t0, t1));
+    w->bwd_ms.push_back(ms_between(t1, t2));
+    state.SetIterationTime(ms_between(t0, t2) / 1e3);
+  }
+  const double f = median(w->fwd_ms), b = median(w->bwd_ms);
+  state.counters["fwd_ms"] = f;
+  state.counters["bwd_ms"] = b;
+  state.counters["bwd/fwd"] = b / f;
+  if (w->ops > 0) {
+    state.counters["fwd_ns/op"] = f * 1e6 / w->ops;
+    state.counters["bwd_ns/op"] = b * 1e6 / w->ops;
+  }
+}
+
+void run_sgemm(benchmark::State& state, Sgemm* s) {
+  const std::size_t n = static_cast<std::size_t>(s->n);
+  std::vector<float> a(n * n), b(n * n), c(n * n);
+  for (std::size_t i = 0; i < n * n; ++i) a[i] = float(i % 7) * 0.25f, b[i] = float(i % 5) * 0.5f;
+  const auto gemm = [&] {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->n, s->n, s->n, 1.0f, a.data(), s->n, b.data(), s->n,
+                0.0f, c.data(), s->n);
+  };
+  gemm();  // warm-up
+  s->ms.clear();
+  for (auto _ : state) {
+    const auto t0 = Clock::now();
+    gemm();
+    const auto t1 = Clock::now();
+    s->ms.push_back(ms_between(t0, t1));
+    state.SetIterationTime(ms_between(t0, t1) / 1e3);
+  }
+  benchmark::DoNotOptimize(c.data());
+  state.counters["GFLOP/s"] = s->gflops();
+}
+
+Var randn(const tg::Shape& shape, bool requires_grad = true) { return tg::randn<float>(shape, requires_grad); }
+
+/// A workload whose root is not one element: backward(seed) with a fixed random seed.
+Workload& add_seeded(std::string name, int iterations, std::vector<Var> leaves, std::function<Var()> forward,
+                     tg::Shape out_shape) {
+  auto w = std::make_unique<Workload>();
+  w->name = std::move(name);
+  w->iterations = iterations;
+  w->leaves = std::move(leaves);
+  w->forward = std::move(forward);
+  Var seed = randn(out_shape, false);
+  w->backward = [seed](const Var& y) { y.backward(seed); };
+  workloads.push_back(std::move(w));
+  return *workloads.back();
+}
+
+void define_workloads() {
+  tg::manual_seed(42);
+  {  // W1: the cost of the tape itself, 2,000 one-element ops
+    auto w = std::make_unique<Workload>();
+    w->name = "W1 scalar chain (2,000 ops)";
+    w->iterations = 200;
+    w->ops = 2000;
+    Var x = tg::full<float>({1}, 0.5, true);
+    w->leaves = {x};
+    w->forward = [x] {
+      Var y = x;
+      for (int i = 0; i < 1000; ++i) y = y * 1.0001f + 0.0001f;
+      return y;
+    };
+    workloads.push_back(std::move(w));
+  }
+  {  // W2: small tensors, 900 ops of [16] plus the sum
+    auto w = std::make_unique<Workload>();
+    w->name = "W2 [16] tanh chain (x300)";
+    w->iterations = 200;
+    w->ops = 901;
+    Var x = randn({16}), wt = randn({16}), b = randn({16});
+    w->leaves = {x, wt, b};
+    w->forward = [x, wt, b] {
+      Var y = x;
+      for (int i = 0; i < 300; ++i) y = tg::tanh(y * wt + b);
+      return tg::sum(y);
+    };
+    workloads.push_back(std::move(w));
+  }
+  const tg::Shape big{1 << 20};
+  {
+    Var a = randn(big), b = randn(big);
+    add_seeded("add [1M]", 50, {a, b}, [a, b] { return a + b; }, big);
+    add_seeded("mul [1M]", 50, {a, b}, [a, b] { return a * b; }, big);
+    add_seeded("tanh [1M]", 50, {a}, [a] { return tg::tanh(a); }, big);
+  }
+  {
+    Var m = randn({1024, 1024});
+    add_seeded("sum axis 0 [1024,1024]", 50, {m}, [m] { return tg::sum(m, {0}); }, {1024});
+    add_seeded("sum axis 1 [1024,1024]", 50, {m}, [m] { return tg::sum(m, {1}); }, {1024});
+  }
+  for (std::size_t n : {256, 512, 1024}) {
+    Var a = randn({n, n}), b = randn({n, n});
+    auto& w = add_seeded("matmul " + std::to_string(n), n == 1024 ? 20 : n == 512 ? 40 : 100, {a, b},
+                         [a, b] { return tg::matmul(a, b); }, {n, n});
+    w.flops = 2.0 * double(n) * double(n) * double(n);
+  }
+  for (int n : {256, 512, 1024}) {
+    auto s = std::make_unique<Sgemm>();
+    s->n = n;
+    s->iterations = n == 1024 ? 20 : n == 512 ? 40 : 100;
+    sgemms.push_back(std::move(s));
+  }
+}
+
+std::string fixed(double v, int digits) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+/// Milliseconds with three significant digits or more.
+std::string ms_str(double ms) { return fixed(ms, ms < 0.01 ? 4 : ms < 0.1 ? 3 : ms < 10 ? 3 : 2); }
+
+void print_summary(const std::string& setup) {
+  std::printf("\n## tapegrad forward vs backward\n\n%s\n\n", setup.c_str());
+  std::printf("| workload | forward ms | backward ms | bwd/fwd | notes |\n|---|---:|---:|---:|---|\n");
+  for (const auto& w : workloads) {
+    if (w->fwd_ms.empty()) continue;
+    const double f = median(w->fwd_ms), b = median(w->bwd_ms);
+    std::string note;
+    if (w->ops > 0) note = fixed(f * 1e6 / w->ops, 0) + " / " + fixed(b * 1e6 / w->ops, 0) + " ns per op (fwd / bwd)";
+    if (w->flops > 0)
+      note = "fwd " + fixed(w->flops / (f * 1e6), 0) + " GFLOP/s, bwd " + fixed(2 * w->flops / (b * 1e6), 0) + " GFLOP/s";
+    std::printf("| %s | %s | %s | %.2f | %s |\n", w->name.c_str(), ms_str(f).c_str(), ms_str(b).c_str(), b / f,
+                note.c_str());
+  }
+  std::string line;
+  for (const auto& s : sgemms)
+    if (!s->ms.empty()) line += (line.empty() ? "" : ", ") + std::to_string(s->n) + ": " + fixed(s->gflops(), 0);
+  if (!line.empty()) std::printf("\nW7 raw cblas_sgemm GFLOP/s (n: rate): %s\n", line.c_str());
+  std::printf("\nsamples per row: ");
+  bool first = true;
+  for (const auto& w : workloads)
+    if (!w->fwd_ms.empty()) std::printf("%s%zu", first ? "" : ", ", w->fwd_ms.size()), first = false;
+  std::printf(" (median reported)\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool quick = false, use_mallopt = true;
+  std::vector<char*> args;
+  for (int i = 0; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) quick = true;
+    else if (std::strcmp(argv[i], "--no-mallopt") == 0) use_mallopt = false;
+    else args.push_back(argv[i]);
+  }
+  // glibc hands every freed buffer above 128 KiB (adaptively up to 32 MiB) back to the
+  // kernel, and a page fault costs ~10 us in these VMs: without this a 4 MB tensor pays
+  // its page faults again every iteration. 32 MiB is the largest mmap threshold glibc
+  // accepts on 64-bit; the trim threshold has no such limit.
+  std::string malloc_setup = "glibc malloc defaults (--no-mallopt)";
+  if (use_mallopt) {
+    const int mmap_ok = mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    const int trim_ok = mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    malloc_setup = std::string("glibc mallopt M_MMAP_THRESHOLD=32MiB") + (mmap_ok ? "" : " (refused)") +
+                   " M_TRIM_THRESHOLD=1GiB" + (trim_ok ? "" : " (refused)") +
+                   ": freed buffers stay in the heap and are reused";
+  }
+  int n_args = static_cast<int>(args.size());
+  benchmark::Initialize(&n_args, args.data());
+  if (benchmark::ReportUnrecognizedArguments(n_args, args.data())) return 1;
+
+  define_workloads();
+  for (auto& w : workloads)
+    benchmark::RegisterBenchmark(w->name.c_str(), run_workload, w.get())
+        ->Iterations(quick ? 3 : w->iterations)
+        ->UseManualTime()
+        ->Unit(benchmark::kMillisecond);
+  for (auto& s : sgemms)
+    benchmark::RegisterBenchmark(("W7 cblas_sgemm " + std::to_string(s->n)).c_str(), run_sgemm, s.get())
+        ->Iterations(quick ? 3 : s->iterations)
+        ->UseManualTime()
+        ->Unit(benchmark::kMillisecond);
+
+  const std::string setup = std::string("OpenBLAS core ") + openblas_get_corename() + ", " +
+                            std::to_string(openblas_get_num_threads()) + " thread(s); " + TAPEGRAD_BENCH_BUILD +
+                            "; float32; " + malloc_setup + (quick ? "; QUICK smoke run: 3 iterations, not a measurement" : "");
+  std::printf("%s\n", setup.c_str());
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  print_summary(setup);
+  return 0;
+}
