@@ -271,12 +271,15 @@ struct BackwardPass {
 
   static bool later_first(const Variable<T>& a, const Variable<T>& b) { return a.node()->seq < b.node()->seq; }
 
-  void push(const Variable<T>& v, Variable<T>&& g) {
+  /// Adds g to v's pending gradient and queues v once. V is Variable<T>&& when the caller's
+  /// handle is going away anyway (moving it in saves two atomic reference-count updates).
+  template <class V>
+  void push(V&& v, Variable<T>&& g) {
     Node<T>* n = v.node();
     accumulate(n->pending, std::move(g));
     if (!n->queued) {
       n->queued = true;
-      queue.push_back(v);
+      queue.push_back(std::forward<V>(v));
       std::push_heap(queue.begin(), queue.end(), later_first);
     }
   }
@@ -334,8 +337,13 @@ struct BackwardPass {
         if (anomaly_enabled && !all_finite(grads[i].value()))
           throw Error(std::string("anomaly: the backward of op '") + n->op + "' produced NaN or Inf in the gradient of input " +
                       std::to_string(i) + " (shape " + shape_str(input.shape()) + ")");
-        if (input.node()->seq < oldest_wanted) continue;
-        push(input, std::move(grads[i]));
+      }
+      // Checked first, pushed second: an error above leaves the node's inputs intact.
+      for (std::size_t i = 0; i < grads.size(); ++i) {
+        Variable<T>& input = n->inputs[i];
+        if (!input.requires_grad() || !grads[i].defined() || input.node()->seq < oldest_wanted) continue;
+        if (retain) push(input, std::move(grads[i]));
+        else push(std::move(input), std::move(grads[i]));  // the node drops its inputs below anyway
       }
       if (!retain) {
         n->backward_fn.reset();
