@@ -207,7 +207,7 @@ std::string fixed(double v, int digits) {
 std::string ms_str(double ms) { return fixed(ms, ms < 0.01 ? 4 : ms < 0.1 ? 3 : ms < 10 ? 3 : 2); }
 
 void print_summary(const std::string& setup) {
-  std::printf("\n## tapegrad forward vs backward\n\n%s\n\n", setup.c_str());
+  std::printf("\n## tapegrad: forward vs backward\n\n%s\n\n", setup.c_str());
   std::printf("| workload | forward ms | backward ms | bwd/fwd | notes |\n|---|---:|---:|---:|---|\n");
   for (const auto& w : workloads) {
     if (w->fwd_ms.empty()) continue;
@@ -268,9 +268,12 @@ int main(int argc, char** argv) {
         ->UseManualTime()
         ->Unit(benchmark::kMillisecond);
 
-  const std::string setup = std::string("OpenBLAS core ") + openblas_get_corename() + ", " +
-                            std::to_string(openblas_get_num_threads()) + " thread(s); " + TAPEGRAD_BENCH_BUILD +
-                            "; float32; " + malloc_setup + (quick ? "; QUICK smoke run: 3 iterations, not a measurement" : "");
+  // openblas_get_config() names the version and build; openblas_get_corename() the kernels
+  // actually in use (OPENBLAS_CORETYPE's, or those OpenBLAS picked for the CPU).
+  const std::string setup = std::string("- OpenBLAS: core ") + openblas_get_corename() + ", " +
+                            std::to_string(openblas_get_num_threads()) + " thread(s) (" + openblas_get_config() +
+                            ")\n- build: " + TAPEGRAD_BENCH_BUILD + "; float32\n- malloc: " + malloc_setup +
+                            (quick ? "\n- QUICK smoke run: 3 iterations each, not a measurement" : "");
   std::printf("%s\n", setup.c_str());
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
