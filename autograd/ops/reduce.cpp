@@ -221,8 +221,13 @@ Variable<T> softmax(const Variable<T>& x, std::int64_t axis) {
 template <class T>
 Variable<T> log_softmax(const Variable<T>& x, std::int64_t axis) {
   const std::size_t a = single_axis("log_softmax", axis, x.shape());
-  const xt::xarray<T> lse = logsumexp_kept(x.value(), {a});
-  return make_op<T>("log_softmax", kernels::map2<T>("log_softmax", x.value(), lse, std::minus<T>()), {x},
+  const std::vector<std::size_t> ax{a};
+  // (x - m) - log(sum(exp(x - m))) rather than x - logsumexp(x): the shifted values are
+  // small, so nothing is lost to rounding at |x| ~ 1000 (in float, an ulp there is 6e-5)
+  xt::xarray<T> shifted = kernels::map2<T>("log_softmax", x.value(), stable_shift(x.value(), ax), std::minus<T>());
+  xt::xarray<T> log_s = kernels::sum(kernels::map<T>(shifted, [](T v) { return std::exp(v); }), ax, true);
+  for (auto& v : log_s) v = std::log(v);
+  return make_op<T>("log_softmax", kernels::map2<T>("log_softmax", shifted, log_s, std::minus<T>()), {x},
                     [axis](const GradContext<T>& c) -> Grads<T> {
                       return {c.grad - exp(c.out) * sum(c.grad, {axis}, true)};
                     });
