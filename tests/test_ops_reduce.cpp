@@ -337,3 +337,19 @@ TEST_CASE("argmax, argmin record nothing and stop no gradient elsewhere") {
   sum(y).backward();
   check_close(x.grad().value(), Arr{1.0, 0.0, 0.0});
 }
+
+TEST_CASE("max, min, argmax: a NaN wins (as torch), also in long rows") {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  CHECK(std::isnan(max(D({1.0, nan, 3.0})).item()));
+  CHECK(std::isnan(min(D({1.0, nan, 3.0})).item()));
+  CHECK(argmax(D({1.0, nan, 3.0}), 0)() == 1);
+  CHECK(argmin(D({1.0, nan, 3.0}), 0)() == 1);
+  xt::xarray<float> row = xt::zeros<float>({2, 100});
+  for (int i = 0; i < 100; ++i) row(0, i) = row(1, i) = static_cast<float>(i % 13);
+  row(1, 40) = std::numeric_limits<float>::quiet_NaN();
+  auto m = max(Var(row), {1});
+  CHECK(m.value()(0) == 12.0f);
+  CHECK(std::isnan(m.value()(1)));
+  CHECK(min(Var(row), {1}).value()(0) == 0.0f);
+  CHECK(std::isnan(min(Var(row), {1}).value()(1)));
+}

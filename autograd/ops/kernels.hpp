@@ -164,32 +164,41 @@ xt::xarray<T> reduce(const xt::xarray<T>& x, const std::vector<std::size_t>& axe
   return reduce<T>(x, axes, keepdims, init, f, sequential_row<F>{f});
 }
 
-/// Sum of a contiguous row. A plain `acc += row[i]` loop is one long dependency chain that
-/// GCC may not reorder (floating-point addition is not associative), so it runs at one add
-/// per cycle; `omp simd reduction` (the library builds with -fopenmp-simd) allows vector
-/// partial sums: ~10x faster on a 1024x1024 row sum, and more accurate too.
-struct row_sum {
-  template <class T>
+/// Folds a contiguous row with an associative, commutative f (sum, max, min) in 4 x 32 bytes
+/// of independent partial results. A plain `acc = f(acc, row[i])` loop is one long
+/// dependency chain that GCC may not reorder (floating-point addition is not associative),
+/// so it runs at one element per add latency; independent partials vectorise and overlap:
+/// a 1024x1024 float row sum went from 0.49 ms to 0.05 ms (and summing in partials is more
+/// accurate too). `init` is f's identity (0 for +, -inf for max).
+template <class T, class F>
+struct partials_row {
+  F f;
+  T init;
   T operator()(T acc, const T* row, std::size_t n) const {
-    constexpr std::size_t lanes = 32 / sizeof(T);  // 8 floats / 4 doubles per lane group
-    T part[4 * lanes] = {};                        // four independent vector accumulators
+    constexpr std::size_t width = 4 * 32 / sizeof(T);  // 32 floats / 16 doubles
+    T part[width];
+    for (auto& p : part) p = init;
     std::size_t i = 0;
-    for (; i + 4 * lanes <= n; i += 4 * lanes) {
+    for (; i + width <= n; i += width) {
 #pragma omp simd
-      for (std::size_t j = 0; j < 4 * lanes; ++j) part[j] += row[i + j];
+      for (std::size_t j = 0; j < width; ++j) part[j] = f(part[j], row[i + j]);
     }
-    T s = 0;
-#pragma omp simd reduction(+ : s)
-    for (std::size_t j = 0; j < 4 * lanes; ++j) s += part[j];
-    for (; i < n; ++i) s += row[i];
-    return acc + s;
+    for (; i < n; ++i) acc = f(acc, row[i]);
+    for (std::size_t j = 0; j < width; ++j) acc = f(acc, part[j]);
+    return acc;
   }
 };
+
+/// reduce() for an associative, commutative f with identity init: rows fold in partials.
+template <class T, class F>
+xt::xarray<T> reduce_associative(const xt::xarray<T>& x, const std::vector<std::size_t>& axes, bool keepdims, T init, F f) {
+  return reduce<T>(x, axes, keepdims, init, f, partials_row<T, F>{f, init});
+}
 
 /// Sum over axes, with a vectorised inner loop for row sums.
 template <class T>
 xt::xarray<T> sum(const xt::xarray<T>& x, const std::vector<std::size_t>& axes, bool keepdims) {
-  return reduce<T>(x, axes, keepdims, T(0), [](T acc, T v) { return acc + v; }, row_sum{});
+  return reduce_associative<T>(x, axes, keepdims, T(0), [](T acc, T v) { return acc + v; });
 }
 
 }  // namespace tg::kernels
