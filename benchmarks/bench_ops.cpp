@@ -190,6 +190,10 @@ void define_workloads() {
                          [a, b] { return tg::matmul(a, b); }, {n, n});
     w.flops = 2.0 * double(n) * double(n) * double(n);
   }
+  {
+    Var x = randn({256, 1000});
+    add_seeded("softmax [256,1000] last axis", 50, {x}, [x] { return tg::softmax(x, -1); }, {256, 1000});
+  }
   for (int n : {256, 512, 1024}) {
     auto s = std::make_unique<Sgemm>();
     s->n = n;
