@@ -1,3 +1,4 @@
 #pragma once
 // Everything in nn/: modules, layers, initialisers, losses, serialisation, data.
+#include "energy.hpp"
 #include "serialize.hpp"
