@@ -170,52 +170,56 @@ Variable<T> energy_gap(const Variable<T>& energies, const IndexArray& targets) {
   return most_offending_incorrect(energies, targets) - correct_energy(energies, targets);
 }
 
+// Each discrete loss: E_correct by gather, E_bar by the masked min, the margin loss, the reduction.
+
 template <class T>
-Variable<T> energy_loss(const Variable<T>& energies, const IndexArray& targets, Reduction reduction) {
-  return reduce(correct_energy(energies, targets), reduction);
+Variable<T> energy_loss(const Variable<T>& energies, const IndexArray& targets, const EnergyLossOptions& o) {
+  return reduce(correct_energy(energies, targets), o.reduction);
 }
 
 template <class T>
-Variable<T> perceptron_loss(const Variable<T>& energies, const IndexArray& targets, Reduction reduction) {
-  return reduce(perceptron_loss(correct_energy(energies, targets), min(energies, {1})), reduction);
+Variable<T> perceptron_loss(const Variable<T>& energies, const IndexArray& targets, const EnergyLossOptions& o) {
+  return reduce(perceptron_loss(correct_energy(energies, targets), min(energies, {1})), o.reduction);
 }
 
 template <class T>
-Variable<T> hinge_loss(const Variable<T>& energies, const IndexArray& targets, Scalar<T> margin, Reduction reduction) {
-  return reduce(hinge_loss(correct_energy(energies, targets), most_offending_incorrect(energies, targets), margin), reduction);
+Variable<T> hinge_loss(const Variable<T>& energies, const IndexArray& targets, const EnergyLossOptions& o) {
+  return reduce(hinge_loss(correct_energy(energies, targets), most_offending_incorrect(energies, targets), T(o.margin)),
+                o.reduction);
 }
 
 template <class T>
-Variable<T> log_loss(const Variable<T>& energies, const IndexArray& targets, Reduction reduction) {
-  return reduce(log_loss(correct_energy(energies, targets), most_offending_incorrect(energies, targets)), reduction);
+Variable<T> log_loss(const Variable<T>& energies, const IndexArray& targets, const EnergyLossOptions& o) {
+  return reduce(log_loss(correct_energy(energies, targets), most_offending_incorrect(energies, targets)), o.reduction);
 }
 
 template <class T>
-Variable<T> lvq2_loss(const Variable<T>& energies, const IndexArray& targets, Scalar<T> saturation, Reduction reduction) {
-  return reduce(lvq2_loss(correct_energy(energies, targets), most_offending_incorrect(energies, targets), saturation), reduction);
+Variable<T> lvq2_loss(const Variable<T>& energies, const IndexArray& targets, const EnergyLossOptions& o) {
+  return reduce(lvq2_loss(correct_energy(energies, targets), most_offending_incorrect(energies, targets), T(o.saturation)),
+                o.reduction);
 }
 
 template <class T>
-Variable<T> mce_loss(const Variable<T>& energies, const IndexArray& targets, Reduction reduction) {
-  return reduce(mce_loss(correct_energy(energies, targets), most_offending_incorrect(energies, targets)), reduction);
+Variable<T> mce_loss(const Variable<T>& energies, const IndexArray& targets, const EnergyLossOptions& o) {
+  return reduce(mce_loss(correct_energy(energies, targets), most_offending_incorrect(energies, targets)), o.reduction);
 }
 
 template <class T>
-Variable<T> square_square_loss(const Variable<T>& energies, const IndexArray& targets, Scalar<T> margin, Reduction reduction) {
-  return reduce(square_square_loss(correct_energy(energies, targets), most_offending_incorrect(energies, targets), margin),
-                reduction);
+Variable<T> square_square_loss(const Variable<T>& energies, const IndexArray& targets, const EnergyLossOptions& o) {
+  return reduce(square_square_loss(correct_energy(energies, targets), most_offending_incorrect(energies, targets), T(o.margin)),
+                o.reduction);
 }
 
 template <class T>
-Variable<T> square_exp_loss(const Variable<T>& energies, const IndexArray& targets, Scalar<T> k, Scalar<T> beta,
-                            Reduction reduction) {
-  return reduce(square_exp_loss(correct_energy(energies, targets), most_offending_incorrect(energies, targets), k, beta),
-                reduction);
+Variable<T> square_exp_loss(const Variable<T>& energies, const IndexArray& targets, const EnergyLossOptions& o) {
+  return reduce(square_exp_loss(correct_energy(energies, targets), most_offending_incorrect(energies, targets), T(o.k),
+                                T(o.beta)),
+                o.reduction);
 }
 
 template <class T>
-Variable<T> nll_loss(const Variable<T>& energies, const IndexArray& targets, Scalar<T> beta, Reduction reduction) {
-  return reduce(nll_loss(correct_energy(energies, targets), free_energy(energies, beta, 1)), reduction);
+Variable<T> nll_loss(const Variable<T>& energies, const IndexArray& targets, const EnergyLossOptions& o) {
+  return reduce(nll_loss(correct_energy(energies, targets), free_energy(energies, T(o.beta), 1)), o.reduction);
 }
 
 // ---- inference by gradient descent --------------------------------------------------------------
@@ -321,8 +325,28 @@ Minimum<T> minimize_energy(const EnergyFunction<T>& energy, const std::vector<st
       project_sphere(v[0].mutable_value(), forbidden_center.value(), rows_of(v[0].value(), batched), options);
   };
 
+  // The best point seen so far, per sample, over every step of every start: descent with a
+  // step too long for a steep energy can climb, and the search then still returns the best
+  // point it visited, never one worse than its (projected) start.
   Minimum<T> best;
   xt::xarray<T> best_energy;
+  auto keep_better = [&](const std::vector<Variable<T>>& v, const Variable<T>& e) {
+    if (best.values.empty()) {
+      for (auto& x : v) best.values.push_back(x.detach());
+      best_energy = e.value();
+      return;
+    }
+    for (std::size_t i = 0; i < batch; ++i) {
+      const T candidate = e.value().data()[i];
+      if (!(candidate < best_energy.data()[i])) continue;
+      best_energy.data()[i] = candidate;
+      for (std::size_t j = 0; j < n; ++j) {
+        const Rows r = rows_of(v[j].value(), batched);
+        std::copy_n(v[j].value().data() + i * r.cols, r.cols, best.values[j].mutable_value().data() + i * r.cols);
+      }
+    }
+  };
+
   for (std::size_t s = 0; s < starts.size(); ++s) {
     // Fresh leaves that alone require grad here: the gradient we ask for is dE/dv only, and
     // tg::grad hands it back without accumulating into any .grad(), W's included.
@@ -333,39 +357,18 @@ Minimum<T> minimize_energy(const EnergyFunction<T>& energy, const std::vector<st
       check_energy(energy(v));
     }
     project(v);
-    for (std::size_t step = 0; step < options.steps; ++step) {
-      std::vector<Variable<T>> g;
-      {
-        EnableGradGuard with_grad;  // inference may be called from evaluation code under NoGradGuard
-        const Variable<T> e = energy(v);
-        GradOptions only_these;
-        only_these.allow_unused = true;  // an energy may ignore a variable: its step is then zero
-        g = grad({sum(e)}, v, {}, only_these);
-      }
+    for (std::size_t step = 0; step <= options.steps; ++step) {
+      EnableGradGuard with_grad;  // inference may be called from evaluation code under NoGradGuard
+      const Variable<T> e = energy(v);
+      check_energy(e);
+      keep_better(v, e);
+      if (step == options.steps) break;
+      GradOptions only_these;
+      only_these.allow_unused = true;  // an energy may ignore a variable: its step is then zero
+      const auto g = grad({sum(e)}, v, {}, only_these);
       for (std::size_t j = 0; j < n; ++j)
         if (g[j].defined()) v[j].mutable_value() -= T(options.step_size) * g[j].value();
       project(v);
-    }
-    Variable<T> e;
-    {
-      NoGradGuard no_grad;
-      e = energy(v);
-    }
-    check_energy(e);
-    if (s == 0) {
-      for (auto& x : v) best.values.push_back(x.detach());
-      best_energy = e.value();
-      continue;
-    }
-    // Per sample, keep the lower energy of what we had and what this start reached.
-    for (std::size_t i = 0; i < batch; ++i) {
-      const T candidate = e.value().data()[i];
-      if (!(candidate < best_energy.data()[i])) continue;
-      best_energy.data()[i] = candidate;
-      for (std::size_t j = 0; j < n; ++j) {
-        const Rows r = rows_of(v[j].value(), batched);
-        std::copy_n(v[j].value().data() + i * r.cols, r.cols, best.values[j].mutable_value().data() + i * r.cols);
-      }
     }
   }
   best.energy = Variable<T>(std::move(best_energy));
@@ -389,15 +392,15 @@ Minimum<T> minimize_energy(const EnergyFunction<T>& energy, const std::vector<st
   template IndexArray most_offending_incorrect_index(const Variable<T>&, const IndexArray&);                               \
   template IndexArray predict(const Variable<T>&);                                                                         \
   template Variable<T> energy_gap(const Variable<T>&, const IndexArray&);                                                  \
-  template Variable<T> energy_loss(const Variable<T>&, const IndexArray&, Reduction);                                      \
-  template Variable<T> perceptron_loss(const Variable<T>&, const IndexArray&, Reduction);                                  \
-  template Variable<T> hinge_loss(const Variable<T>&, const IndexArray&, Scalar<T>, Reduction);                            \
-  template Variable<T> log_loss(const Variable<T>&, const IndexArray&, Reduction);                                         \
-  template Variable<T> lvq2_loss(const Variable<T>&, const IndexArray&, Scalar<T>, Reduction);                             \
-  template Variable<T> mce_loss(const Variable<T>&, const IndexArray&, Reduction);                                         \
-  template Variable<T> square_square_loss(const Variable<T>&, const IndexArray&, Scalar<T>, Reduction);                    \
-  template Variable<T> square_exp_loss(const Variable<T>&, const IndexArray&, Scalar<T>, Scalar<T>, Reduction);            \
-  template Variable<T> nll_loss(const Variable<T>&, const IndexArray&, Scalar<T>, Reduction);                              \
+  template Variable<T> energy_loss(const Variable<T>&, const IndexArray&, const EnergyLossOptions&);                                      \
+  template Variable<T> perceptron_loss(const Variable<T>&, const IndexArray&, const EnergyLossOptions&);                                  \
+  template Variable<T> hinge_loss(const Variable<T>&, const IndexArray&, const EnergyLossOptions&);                            \
+  template Variable<T> log_loss(const Variable<T>&, const IndexArray&, const EnergyLossOptions&);                                         \
+  template Variable<T> lvq2_loss(const Variable<T>&, const IndexArray&, const EnergyLossOptions&);                             \
+  template Variable<T> mce_loss(const Variable<T>&, const IndexArray&, const EnergyLossOptions&);                                         \
+  template Variable<T> square_square_loss(const Variable<T>&, const IndexArray&, const EnergyLossOptions&);                    \
+  template Variable<T> square_exp_loss(const Variable<T>&, const IndexArray&, const EnergyLossOptions&);            \
+  template Variable<T> nll_loss(const Variable<T>&, const IndexArray&, const EnergyLossOptions&);                              \
   template Minimum<T> minimize_energy(const EnergyFunction<T>&, const std::vector<std::vector<Variable<T>>>&,              \
                                       const MinimizeOptions&, const Variable<T>&);
 TG_INSTANTIATE(float)

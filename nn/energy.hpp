@@ -64,16 +64,25 @@ template <class T> IndexArray predict(const Variable<T>& energies);
 /// E(W, Ybar) - E(W, Y^i) per sample: positive where the answer is right with that margin.
 template <class T> Variable<T> energy_gap(const Variable<T>& energies, const IndexArray& targets);
 
-template <class T> Variable<T> energy_loss(const Variable<T>& energies, const IndexArray& targets, Reduction reduction = Reduction::mean);
-template <class T> Variable<T> perceptron_loss(const Variable<T>& energies, const IndexArray& targets, Reduction reduction = Reduction::mean);
-template <class T> Variable<T> hinge_loss(const Variable<T>& energies, const IndexArray& targets, Scalar<T> margin = T(1), Reduction reduction = Reduction::mean);
-template <class T> Variable<T> log_loss(const Variable<T>& energies, const IndexArray& targets, Reduction reduction = Reduction::mean);
-template <class T> Variable<T> lvq2_loss(const Variable<T>& energies, const IndexArray& targets, Scalar<T> saturation = T(1), Reduction reduction = Reduction::mean);
-template <class T> Variable<T> mce_loss(const Variable<T>& energies, const IndexArray& targets, Reduction reduction = Reduction::mean);
-template <class T> Variable<T> square_square_loss(const Variable<T>& energies, const IndexArray& targets, Scalar<T> margin = T(1), Reduction reduction = Reduction::mean);
-template <class T> Variable<T> square_exp_loss(const Variable<T>& energies, const IndexArray& targets, Scalar<T> k = T(1), Scalar<T> beta = T(1), Reduction reduction = Reduction::mean);
+/// The settings of the discrete losses; each loss reads the fields its formula names.
+struct EnergyLossOptions {
+  Reduction reduction = Reduction::mean;
+  double margin = 1;      // m: hinge, square-square
+  double saturation = 1;  // M: LVQ2
+  double k = 1;           // K: square-exp
+  double beta = 1;        // beta: square-exp, negative log-likelihood
+};
+
+template <class T> Variable<T> energy_loss(const Variable<T>& energies, const IndexArray& targets, const EnergyLossOptions& options = {});
+template <class T> Variable<T> perceptron_loss(const Variable<T>& energies, const IndexArray& targets, const EnergyLossOptions& options = {});
+template <class T> Variable<T> hinge_loss(const Variable<T>& energies, const IndexArray& targets, const EnergyLossOptions& options = {});
+template <class T> Variable<T> log_loss(const Variable<T>& energies, const IndexArray& targets, const EnergyLossOptions& options = {});
+template <class T> Variable<T> lvq2_loss(const Variable<T>& energies, const IndexArray& targets, const EnergyLossOptions& options = {});
+template <class T> Variable<T> mce_loss(const Variable<T>& energies, const IndexArray& targets, const EnergyLossOptions& options = {});
+template <class T> Variable<T> square_square_loss(const Variable<T>& energies, const IndexArray& targets, const EnergyLossOptions& options = {});
+template <class T> Variable<T> square_exp_loss(const Variable<T>& energies, const IndexArray& targets, const EnergyLossOptions& options = {});
 /// The negative log-likelihood (maximum mutual information) loss with inverse temperature beta.
-template <class T> Variable<T> nll_loss(const Variable<T>& energies, const IndexArray& targets, Scalar<T> beta = T(1), Reduction reduction = Reduction::mean);
+template <class T> Variable<T> nll_loss(const Variable<T>& energies, const IndexArray& targets, const EnergyLossOptions& options = {});
 
 // ---- inference by gradient descent ---------------------------------------------------------------
 
@@ -99,7 +108,8 @@ struct Minimum {
 };
 
 /// Minimises energy over the variables by projected gradient descent from each starting point
-/// (starts[s] holds one value per variable) and keeps, per sample, the lowest energy reached.
+/// (starts[s] holds one value per variable) and keeps, per sample, the lowest energy seen at
+/// any step from any start (so never worse than the best projected start).
 /// Gradients come from tg::grad, so no .grad() is touched: the parameters W stay as they are.
 /// forbidden_center (same shape as variable 0) enables the forbidden sphere of the options.
 template <class T>

@@ -87,31 +87,32 @@ TEST_CASE("energy: free energy is a soft min") {
 TEST_CASE("energy: discrete losses against hand-computed values") {
   const D e = energies();
   const IndexArray y = targets();
-  const auto none = en::Reduction::none;
+  const en::EnergyLossOptions none{.reduction = en::Reduction::none};
   check_values(en::energy_loss(e, y, none), {2, 2});
   check_values(en::perceptron_loss(e, y, none), {1, 3});
-  check_values(en::hinge_loss(e, y, 1.0, none), {2, 4});
-  check_values(en::hinge_loss(e, y, 0.5, none), {1.5, 3.5});
+  check_values(en::hinge_loss(e, y, none), {2, 4});
+  check_values(en::hinge_loss(e, y, {.reduction = en::Reduction::none, .margin = 0.5}), {1.5, 3.5});
   check_values(en::log_loss(e, y, none), {1.3132616875182228, 3.048587351573742});
-  check_values(en::lvq2_loss(e, y, 2.0, none), {1, 2});
+  check_values(en::lvq2_loss(e, y, {.reduction = en::Reduction::none, .saturation = 2}), {1, 2});
   check_values(en::mce_loss(e, y, none), {0.7310585786300049, 0.9525741268224334});
-  check_values(en::square_square_loss(e, y, 1.0, none), {4, 8});
-  check_values(en::square_exp_loss(e, y, 1.0, 1.0, none), {4.367879441171443, 6.718281828459045});
-  check_values(en::square_exp_loss(e, y, 2.0, 0.5, none), {4 + 2 * std::exp(-0.5), 4 + 2 * std::exp(0.5)});
-  check_values(en::nll_loss(e, y, 1.0, none), {1.4076059644443804, 3.241311296657157});
-  check_values(en::nll_loss(e, y, 2.0, none), {1.0714658142499496, 3.025472881761499});
+  check_values(en::square_square_loss(e, y, none), {4, 8});
+  check_values(en::square_exp_loss(e, y, none), {4.367879441171443, 6.718281828459045});
+  check_values(en::square_exp_loss(e, y, {.reduction = en::Reduction::none, .k = 2, .beta = 0.5}),
+               {4 + 2 * std::exp(-0.5), 4 + 2 * std::exp(0.5)});
+  check_values(en::nll_loss(e, y, none), {1.4076059644443804, 3.241311296657157});
+  check_values(en::nll_loss(e, y, {.reduction = en::Reduction::none, .beta = 2}), {1.0714658142499496, 3.025472881761499});
 
   // Reductions.
   check_values(en::hinge_loss(e, y), {3});
-  check_values(en::hinge_loss(e, y, 1.0, en::Reduction::sum), {6});
+  check_values(en::hinge_loss(e, y, {.reduction = en::Reduction::sum}), {6});
   CHECK(en::hinge_loss(e, y).dim() == 0);
 
   // A correct answer with the margin costs nothing under the margin losses.
   const D good({{0.0, 3.0, 4.0}});
   const IndexArray zero{0};
-  check_values(en::hinge_loss(good, zero, 1.0), {0});
-  check_values(en::lvq2_loss(good, zero, 1.0), {0});
-  check_values(en::square_square_loss(good, zero, 2.0), {0});
+  check_values(en::hinge_loss(good, zero), {0});
+  check_values(en::lvq2_loss(good, zero), {0});
+  check_values(en::square_square_loss(good, zero, {.margin = 2}), {0});
   check_values(en::perceptron_loss(good, zero), {0});
 }
 
@@ -133,16 +134,16 @@ TEST_CASE("energy: margin losses of (E_correct, E_bar) tensors") {
 }
 
 TEST_CASE("energy: gradients of every discrete loss (double, first and second order)") {
-  using R = en::Reduction;
+  const auto none = en::Reduction::none;
   check_derivatives([](const D& e, const IndexArray& y) { return en::energy_loss(e, y); });
   check_derivatives([](const D& e, const IndexArray& y) { return en::perceptron_loss(e, y); });
-  check_derivatives([](const D& e, const IndexArray& y) { return en::hinge_loss(e, y, 1.0, R::none); });
-  check_derivatives([](const D& e, const IndexArray& y) { return en::log_loss(e, y, R::sum); });
-  check_derivatives([](const D& e, const IndexArray& y) { return en::lvq2_loss(e, y, 1.5, R::none); });
+  check_derivatives([&](const D& e, const IndexArray& y) { return en::hinge_loss(e, y, {.reduction = none}); });
+  check_derivatives([](const D& e, const IndexArray& y) { return en::log_loss(e, y, {.reduction = en::Reduction::sum}); });
+  check_derivatives([&](const D& e, const IndexArray& y) { return en::lvq2_loss(e, y, {.reduction = none, .saturation = 1.5}); });
   check_derivatives([](const D& e, const IndexArray& y) { return en::mce_loss(e, y); });
-  check_derivatives([](const D& e, const IndexArray& y) { return en::square_square_loss(e, y, 1.0, R::none); });
-  check_derivatives([](const D& e, const IndexArray& y) { return en::square_exp_loss(e, y, 0.5, 1.5); });
-  check_derivatives([](const D& e, const IndexArray& y) { return en::nll_loss(e, y, 0.8, R::none); });
+  check_derivatives([&](const D& e, const IndexArray& y) { return en::square_square_loss(e, y, {.reduction = none}); });
+  check_derivatives([](const D& e, const IndexArray& y) { return en::square_exp_loss(e, y, {.k = 0.5, .beta = 1.5}); });
+  check_derivatives([&](const D& e, const IndexArray& y) { return en::nll_loss(e, y, {.reduction = none, .beta = 0.8}); });
   check_derivatives([](const D& e, const IndexArray& y) { return en::energy_gap(e, y); });
 }
 
@@ -160,7 +161,7 @@ TEST_CASE("energy: gradients of every margin loss (double, first and second orde
 
 TEST_CASE("energy: float losses run and agree with double") {
   const Var e({{1.0f, 2.0f, 3.0f}, {0.5f, -1.0f, 2.0f}}, true);
-  const Variable<float> l = en::nll_loss(e, targets(), 1.0f);
+  const Variable<float> l = en::nll_loss(e, targets());
   CHECK(l.item() == doctest::Approx((1.4076059644443804 + 3.241311296657157) / 2).epsilon(1e-5));
   l.backward();
   CHECK(e.has_grad());
@@ -176,6 +177,7 @@ TEST_CASE("energy: bad inputs name the loss and the shapes") {
               {"most_offending_incorrect", "k = 1", "[2,1]"});
   check_error([&] { en::hinge_loss(D({1.0, 2.0}), D({1.0, 2.0, 3.0}), 1.0); }, {"hinge_loss", "[2]", "[3]"});
   check_error([&] { en::free_energy(e, 0.0); }, {"free_energy", "beta"});
+  check_error([&] { en::nll_loss(e, targets(), {.beta = -1}); }, {"free_energy", "beta"});
   check_error([&] { en::lvq2_loss(D(xt::xarray<double>{1.0}), D(xt::xarray<double>{1.0}), -1.0); }, {"lvq2_loss", "saturation"});
 }
 
