@@ -1,0 +1,228 @@
+// LeCun & Huang's object-recognition claim, measured on Fashion-MNIST: one energy-based
+// network trained with each of nine losses.
+//
+//   architecture   E(W, y, X) = || f(X) - w_y ||^2   a feature extractor f, then a radial-basis
+//                                                     layer with one learnable prototype w_y per class
+//   inference      y* = argmin_y E(W, y, X)          (ten energies: exhaustive)
+//   losses         energy, perceptron, hinge, log, LVQ2, MCE, square-square, square-exp, NLL
+//   optimizer      Adam
+//
+// The slides ("Other Architectures that may collapse: linear module followed by radial basis
+// functions") say this architecture collapses with the energy and perceptron losses and not
+// with the margin and NLL losses: f can map every image to one point and every prototype can
+// sit on it, making all energies equal. The table this program prints says whether it did.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <tapegrad/tapegrad.hpp>
+
+#include "../common/flags.hpp"
+
+namespace {
+
+using tg::Var;
+namespace en = tg::energy;
+
+// ---- stand-ins until nn/optim land -------------------------------------------------------------
+struct Linear {
+  Var w, b;
+  Linear(std::size_t in, std::size_t out) {
+    const float bound = 1.0f / std::sqrt(float(in));
+    w = Var(xt::xarray<float>((tg::rand({in, out}).value() * 2.0f - 1.0f) * bound), true);
+    b = Var(xt::xarray<float>((tg::rand({out}).value() * 2.0f - 1.0f) * bound), true);
+  }
+  Var operator()(const Var& x) const { return tg::matmul(x, w) + b; }
+};
+
+struct Adam {
+  std::vector<Var> params;
+  float lr;
+  std::vector<xt::xarray<float>> m, v;
+  int t = 0;
+  Adam(std::vector<Var> p, float lr_) : params(std::move(p)), lr(lr_) {
+    for (auto& q : params) {
+      m.push_back(xt::zeros<float>(q.shape()));
+      v.push_back(xt::zeros<float>(q.shape()));
+    }
+  }
+  void zero_grad() {
+    for (auto& q : params) q.zero_grad();
+  }
+  void step() {
+    ++t;
+    tg::NoGradGuard no_grad;
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      if (!params[i].has_grad()) continue;
+      const auto& g = params[i].grad().value();
+      m[i] = 0.9f * m[i] + 0.1f * g;
+      v[i] = 0.999f * v[i] + 0.001f * g * g;
+      const float c1 = 1 - std::pow(0.9f, float(t)), c2 = 1 - std::pow(0.999f, float(t));
+      params[i].mutable_value() -= lr * (m[i] / c1) / (xt::sqrt(v[i] / c2) + 1e-8f);
+    }
+  }
+};
+// ---------------------------------------------------------------------------------------------------
+
+/// The network: features f(X) = tanh-MLP, then E_y = ||f(X) - w_y||^2 for the ten prototypes.
+struct RbfNet {
+  Linear l1, l2;
+  Var prototypes;  // [10, d], one w_y per class
+  bool linear;
+  RbfNet(std::size_t inputs, std::size_t hidden, std::size_t features, std::size_t classes, double proto_scale, bool linear_)
+      : l1(inputs, linear_ ? features : hidden), l2(hidden, features),
+        prototypes(xt::xarray<float>(tg::randn({classes, features}).value() * float(proto_scale)), true), linear(linear_) {}
+
+  Var features(const Var& x) const { return linear ? l1(x) : l2(tg::relu(l1(x))); }
+  /// Energies [B, classes]: ||f||^2 - 2 f.w_y + ||w_y||^2, the cross term one GEMM.
+  Var energies(const Var& x) const {
+    const Var f = features(x);
+    return tg::sum(f * f, {1}, true) - 2.0f * tg::matmul(f, prototypes, {.transpose_b = true}) +
+           tg::reshape(tg::sum(prototypes * prototypes, {1}), {1, -1});
+  }
+  std::vector<Var> parameters() const { return linear ? std::vector<Var>{l1.w, l1.b, prototypes} : std::vector<Var>{l1.w, l1.b, l2.w, l2.b, prototypes}; }
+};
+
+using LossFn = std::function<Var(const Var& energies, const tg::IndexArray& targets)>;
+
+struct LossEntry {
+  std::string name;
+  std::string formula;
+  LossFn fn;
+  bool lecun_collapses;
+};
+
+struct Measured {
+  double accuracy = 0, gap = 0, spread = 0, seconds = 0;
+  bool collapsed = false;
+};
+
+/// Test accuracy, mean energy gap E(Ybar) - E(Y^i), and the mean spread max_y E - min_y E.
+Measured evaluate(const RbfNet& net, const tg::data::FashionMNIST<float>& test, std::size_t batch) {
+  tg::NoGradGuard no_grad;
+  Measured m;
+  std::size_t correct = 0;
+  const std::size_t n = test.size();
+  std::vector<std::size_t> idx;
+  for (std::size_t first = 0; first < n; first += batch) {
+    idx.clear();
+    for (std::size_t i = first; i < std::min(n, first + batch); ++i) idx.push_back(i);
+    const auto b = test.get_batch(idx);
+    const Var e = net.energies(b.inputs);
+    const auto predicted = en::predict(e);
+    for (std::size_t i = 0; i < idx.size(); ++i) correct += predicted(i) == b.targets(i);
+    m.gap += tg::sum(en::energy_gap(e, b.targets)).item();
+    m.spread += tg::sum(tg::max(e, {1}) - tg::min(e, {1})).item();
+  }
+  m.accuracy = double(correct) / double(n);
+  m.gap /= double(n);
+  m.spread /= double(n);
+  return m;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::size_t epochs = 3, train_size = 20000, test_size = 10000, batch = 64, hidden = 128, features = 32;
+  std::uint64_t seed = 1;
+  double lr = 1e-3, margin = 1, saturation = 4, k = 1, beta = 1;
+  std::string losses_flag = "energy,perceptron,hinge,log,lvq2,mce,square-square,square-exp,nll";
+  std::string root = tg::data::fashion_mnist_default_root;
+  double proto_scale = 1;
+  bool linear = false;
+  examples::Flags flags("ebm_fashion",
+                        "An RBF energy-based network, E(W, y, X) = ||f(X) - w_y||^2, trained on Fashion-MNIST with\n"
+                        "each of LeCun's nine losses; prints test accuracy, mean energy gap and whether it collapsed.\n"
+                        "Exit status 0 when every loss LeCun says works learned (accuracy > 50%).");
+  flags.add("epochs", epochs, "passes over the training subset for each loss")
+      .add("train-size", train_size, "training images used (the first N of 60000)")
+      .add("test-size", test_size, "test images used (the first N of 10000)")
+      .add("seed", seed, "seeds the initial weights and the batch order")
+      .add("losses", losses_flag, "comma-separated subset of the nine losses")
+      .add("batch-size", batch, "mini-batch size")
+      .add("lr", lr, "Adam learning rate")
+      .add("margin", margin, "m of the hinge and square-square losses")
+      .add("saturation", saturation, "M of the LVQ2 loss")
+      .add("beta", beta, "inverse temperature of the NLL and square-exp losses")
+      .add("proto-scale", proto_scale, "prototypes start as N(0, s^2)")
+      .add("linear", linear, "f is one Linear layer (LeCun's slide) instead of an MLP")
+      .add("data", root, "folder of the Fashion-MNIST IDX files");
+  flags.parse_or_exit(argc, argv);
+
+  const en::EnergyLossOptions o{.margin = margin, .saturation = saturation, .k = k, .beta = beta};
+  const std::vector<LossEntry> all = {
+      {"energy", "E(Y^i)", [&](const Var& e, const tg::IndexArray& y) { return en::energy_loss(e, y, o); }, true},
+      {"perceptron", "E(Y^i) - min_Y E(Y)", [&](const Var& e, const tg::IndexArray& y) { return en::perceptron_loss(e, y, o); }, true},
+      {"hinge", "max(0, m + E(Y^i) - E(Ybar))", [&](const Var& e, const tg::IndexArray& y) { return en::hinge_loss(e, y, o); }, false},
+      {"log", "log(1 + exp(E(Y^i) - E(Ybar)))", [&](const Var& e, const tg::IndexArray& y) { return en::log_loss(e, y, o); }, false},
+      {"lvq2", "min(M, max(0, E(Y^i) - E(Ybar)))", [&](const Var& e, const tg::IndexArray& y) { return en::lvq2_loss(e, y, o); }, false},
+      {"mce", "sigmoid(E(Y^i) - E(Ybar))", [&](const Var& e, const tg::IndexArray& y) { return en::mce_loss(e, y, o); }, false},
+      {"square-square", "E(Y^i)^2 + max(0, m - E(Ybar))^2", [&](const Var& e, const tg::IndexArray& y) { return en::square_square_loss(e, y, o); }, false},
+      {"square-exp", "E(Y^i)^2 + K exp(-beta E(Ybar))", [&](const Var& e, const tg::IndexArray& y) { return en::square_exp_loss(e, y, o); }, false},
+      {"nll", "E(Y^i) + 1/beta log sum_Y exp(-beta E(Y))", [&](const Var& e, const tg::IndexArray& y) { return en::nll_loss(e, y, o); }, false},
+  };
+  std::vector<LossEntry> chosen;
+  std::stringstream list(losses_flag);
+  for (std::string name; std::getline(list, name, ',');) {
+    auto it = std::find_if(all.begin(), all.end(), [&](const LossEntry& l) { return l.name == name; });
+    if (it == all.end()) {
+      std::fprintf(stderr, "ebm_fashion: unknown loss '%s' (see --help)\n", name.c_str());
+      return 2;
+    }
+    chosen.push_back(*it);
+  }
+
+  const tg::data::FashionMNIST<float> train(root, true, train_size);
+  const tg::data::FashionMNIST<float> test(root, false, test_size);
+  std::printf("ebm_fashion: %zu training and %zu test images, f = 784-%zu-%zu (relu), 10 RBF prototypes, Adam lr %g, "
+              "%zu epochs, batch %zu, seed %llu\n",
+              train.size(), test.size(), hidden, features, lr, epochs, batch, static_cast<unsigned long long>(seed));
+
+  std::vector<Measured> results;
+  bool learned = true;
+  for (const auto& loss : chosen) {
+    const auto start = std::chrono::steady_clock::now();
+    tg::manual_seed(seed);  // every loss starts from the same weights
+    RbfNet net(tg::data::FashionMNIST<float>::image_pixels, hidden, features, 10, proto_scale, linear);
+    const Measured before = evaluate(net, test, 500);
+    Adam opt(net.parameters(), float(lr));
+    tg::data::DataLoader<float> loader(train, {.batch_size = batch, .shuffle = true, .seed = seed});
+    std::printf("%s: L = %s\n", loss.name.c_str(), loss.formula.c_str());
+    for (std::size_t epoch = 0; epoch < epochs; ++epoch) {
+      double total = 0;
+      std::size_t seen = 0;
+      for (auto& [x, y] : loader) {
+        const Var l = loss.fn(net.energies(x), y);
+        opt.zero_grad();
+        l.backward();
+        opt.step();
+        total += l.item() * double(y.size());
+        seen += y.size();
+      }
+      const Measured now = evaluate(net, test, 500);
+      std::printf("  epoch %zu  train loss %.4f  test accuracy %.4f  gap %.4f  spread %.4f\n", epoch + 1,
+                  total / double(seen), now.accuracy, now.gap, now.spread);
+    }
+    Measured m = evaluate(net, test, 500);
+    // Collapse: the energies of the ten classes have become (nearly) the same for every image,
+    // so the surface says nothing: their spread is under 5% of what it was at initialisation.
+    m.collapsed = m.spread < 0.05 * before.spread;
+    m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::printf("  -> accuracy %.4f, gap %.4f, spread %.4f (at init %.4f): %s (LeCun: %s)  [%.1f s]\n", m.accuracy, m.gap,
+                m.spread, before.spread, m.collapsed ? "collapsed" : "no collapse",
+                loss.lecun_collapses ? "collapses" : "does not collapse", m.seconds);
+    if (!loss.lecun_collapses && m.accuracy <= 0.5) learned = false;
+    results.push_back(m);
+  }
+
+  std::printf("\n| loss | test accuracy | mean energy gap | collapsed | LeCun says |\n|---|---|---|---|---|\n");
+  for (std::size_t i = 0; i < chosen.size(); ++i)
+    std::printf("| %s | %.2f%% | %.3f | %s | %s |\n", chosen[i].name.c_str(), 100 * results[i].accuracy, results[i].gap,
+                results[i].collapsed ? "yes" : "no", chosen[i].lecun_collapses ? "collapses" : "does not collapse");
+  return learned ? 0 : 1;
+}
