@@ -79,7 +79,8 @@ class CosineAnnealingLR : public LRScheduler {
 ///   lr = base · (start_factor + (1 − start_factor)·epoch / warmup_steps)   for epoch < warmup_steps,
 /// then `after`'s schedule started afresh, after->lr_at(epoch − warmup_steps) (as PyTorch's
 /// SequentialLR(LinearLR, after)), or base when there is no `after`. `after` must be built over
-/// the same optimizer; its base lrs are used.
+/// the same optimizer; its base lrs are used, and only its closed form lr_at (its own step()
+/// and last_epoch() are not advanced).
 class LinearWarmup : public LRScheduler {
  public:
   LinearWarmup(OptimizerBase& optimizer, double start_factor, std::int64_t warmup_steps,
