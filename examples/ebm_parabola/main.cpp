@@ -31,6 +31,8 @@
 
 #include <tapegrad/tapegrad.hpp>
 
+#include "../common/flags.hpp"
+
 namespace {
 
 using tg::Var;
@@ -39,7 +41,7 @@ namespace en = tg::energy;
 constexpr float kXLow = -1, kXHigh = 1;    // inputs X
 constexpr float kYLow = -0.5, kYHigh = 1.5;  // the answers searched, and the heat maps' Y axis
 
-// ---- stand-ins until nn/optim land -------------------------------------------------------------
+// ---- stand-ins until nn lands -------------------------------------------------------------
 struct Mlp {
   std::vector<Var> w, b;
   explicit Mlp(const std::vector<std::size_t>& sizes) {
@@ -63,33 +65,6 @@ struct Mlp {
   }
 };
 
-struct Adam {
-  std::vector<Var> params;
-  float lr;
-  std::vector<xt::xarray<float>> m, v;
-  int t = 0;
-  Adam(std::vector<Var> p, float lr_) : params(std::move(p)), lr(lr_) {
-    for (auto& q : params) {
-      m.push_back(xt::zeros<float>(q.shape()));
-      v.push_back(xt::zeros<float>(q.shape()));
-    }
-  }
-  void zero_grad() {
-    for (auto& q : params) q.zero_grad();
-  }
-  void step() {
-    ++t;
-    tg::NoGradGuard no_grad;
-    for (std::size_t i = 0; i < params.size(); ++i) {
-      if (!params[i].has_grad()) continue;
-      const auto& g = params[i].grad().value();
-      m[i] = 0.9f * m[i] + 0.1f * g;
-      v[i] = 0.999f * v[i] + 0.001f * g * g;
-      const float c1 = 1 - std::pow(0.9f, float(t)), c2 = 1 - std::pow(0.999f, float(t));
-      params[i].mutable_value() -= lr * (m[i] / c1) / (xt::sqrt(v[i] / c2) + 1e-8f);
-    }
-  }
-};
 // ---------------------------------------------------------------------------------------------------
 
 /// [n, 1] column of the given values.
@@ -236,12 +211,17 @@ void write_heat_map(const Architecture& m, const Run& run, const Verdict& v, con
          << "x**2 with lines lw 1 lc rgb 'white' dashtype 2 title 'Y = X^2'\n";
   const std::string script_path = (fs::path(s.out) / (run.name + ".gp")).string();
   std::ofstream(script_path) << script.str();
-  if (std::system(("gnuplot '" + script_path + "' 2>/dev/null").c_str()) == 0) {
+  fs::remove(png);  // a stale picture must never pass for a new one
+  // A picture is a nicety: without gnuplot (Debian: gnuplot-nox) the run goes on with a note.
+  const bool drawn = std::system("command -v gnuplot >/dev/null 2>&1") == 0 &&
+                     std::system(("gnuplot '" + script_path + "' 2>&1").c_str()) == 0 && fs::exists(png);
+  if (drawn) {
     std::printf("  heat map: %s\n", png.c_str());
     fs::remove(script_path);
     fs::remove(data);
   } else {
-    std::printf("  (gnuplot not available: heat map not drawn; data left in %s)\n", data.c_str());
+    std::printf("  note: gnuplot missing or failed, no heat map; its data and script are %s and %s\n", data.c_str(),
+                script_path.c_str());
   }
 }
 
@@ -251,7 +231,7 @@ Verdict train_and_judge(const Run& run, const Settings& s) {
   std::unique_ptr<Architecture> m;
   if (run.architecture == 'A') m = std::make_unique<ArchitectureA>();
   else m = std::make_unique<ArchitectureB>();
-  Adam opt(m->parameters(), s.lr);
+  tg::optim::Adam<float> opt(m->parameters(), {.lr = s.lr});
 
   std::mt19937_64 rng(s.seed);
   std::uniform_real_distribution<float> uniform(kXLow, kXHigh);
@@ -327,30 +307,24 @@ Verdict train_and_judge(const Run& run, const Settings& s) {
 int main(int argc, char** argv) {
   Settings s;
   std::string runs_flag = "A-energy,B-energy,B-square-square,B-nll";
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--help" || a == "-h") {
-      std::puts("ebm_parabola: LeCun's Y = X^2 energy-based demos, each judged by measurement.\n"
-                "  --runs LIST       comma-separated from A-energy,B-energy,B-square-square,B-nll\n"
-                "  --epochs N        passes over the training set (default 150)\n"
-                "  --train-size N    training pairs (X, X^2) (default 256)\n"
-                "  --seed N          (default 1)\n"
-                "  --out DIR         where the heat maps go (default out/ebm_parabola)\n"
-                "  --no-png          do not draw heat maps\n"
-                "Exit status 0 when every run matches LeCun's claim (A-energy, B-square-square and\n"
-                "B-nll work; B-energy collapses).");
-      return 0;
-    }
-    if (a == "--no-png") { s.png = false; continue; }
-    if (i + 1 >= argc) { std::fprintf(stderr, "%s needs a value (see --help)\n", a.c_str()); return 2; }
-    const std::string value = argv[++i];
-    if (a == "--runs") runs_flag = value;
-    else if (a == "--epochs") s.epochs = std::stoul(value);
-    else if (a == "--train-size") s.train_size = std::stoul(value);
-    else if (a == "--seed") s.seed = std::stoull(value);
-    else if (a == "--out") s.out = value;
-    else { std::fprintf(stderr, "unknown flag %s (see --help)\n", a.c_str()); return 2; }
-  }
+  bool png = true;
+  examples::Flags flags("ebm_parabola",
+                        "LeCun's Y = X^2 energy-based demos, each judged by measurement: the energy gap at distance\n"
+                        ">= r from the correct Y, the error of the inferred Y, and a heat map of E(Y, X) per run.\n"
+                        "Exit status 0 when every run matches LeCun's claim (A-energy, B-square-square and B-nll\n"
+                        "work; B-energy collapses), 1 otherwise.");
+  flags.add("runs", runs_flag, "comma-separated subset of A-energy,B-energy,B-square-square,B-nll")
+      .add("epochs", s.epochs, "passes over the training set for each run")
+      .add("train-size", s.train_size, "training pairs (X, X^2), X uniform in [-1, 1]")
+      .add("seed", s.seed, "seeds the weights, the data and the batch order")
+      .add("lr", s.lr, "Adam learning rate")
+      .add("margin", s.margin, "m of the square-square loss")
+      .add("beta", s.beta, "inverse temperature of the NLL loss")
+      .add("gap-radius", s.gap_radius, "r of the verdict: the gap is measured at distance >= r")
+      .add("out", s.out, "folder for the heat maps")
+      .add("png", png, "draw the heat maps (needs gnuplot)");
+  flags.parse_or_exit(argc, argv);
+  s.png = png;
 
   const std::vector<Run> all = {
       {"A-energy", 'A', Loss::energy, true, "architecture A, energy loss"},
