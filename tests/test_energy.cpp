@@ -246,7 +246,7 @@ TEST_CASE("minimize_energy: several variables (Y and a latent Z) together") {
   en::EnergyFunction<double> energy = [](const std::vector<D>& v) {
     return sum(pow(v[0] - v[1] * 2.0, 2.0) + pow(v[1] - 1.0, 2.0), {1});
   };
-  const auto m = en::minimize_energy<double>(energy, {{zeros<double>({2, 1}), zeros<double>({2, 1})}}, {.steps = 500, .step_size = 0.05});
+  const auto m = en::minimize_energy<double>(energy, {{zeros<double>({2, 1}), zeros<double>({2, 1})}}, {.steps = 400, .step_size = 0.1});
   CHECK(xt::allclose(m.values[0].value(), xt::full_like(m.values[0].value(), 2.0), 0, 1e-5));
   CHECK(xt::allclose(m.values[1].value(), xt::full_like(m.values[1].value(), 1.0), 0, 1e-5));
 }
