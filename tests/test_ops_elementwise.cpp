@@ -154,6 +154,26 @@ TEST_CASE("a scalar on either side of + - * /") {
   CHECK(f.grad().value() == xt::xarray<float>{2.5f, 2.5f});
 }
 
+TEST_CASE("an input used on both sides gets both contributions") {
+  manual_seed(11);
+  const D x = positive_input({2, 3});
+  check_grads([](const std::vector<D>& in) { return in[0] * in[0]; }, {x});
+  check_grads([](const std::vector<D>& in) { return in[0] / (in[0] + 1.0); }, {x});
+  check_grads([](const std::vector<D>& in) { return pow(in[0], in[0]); }, {x});
+  check_grads([](const std::vector<D>& in) { return in[0] - sum_to(in[0], {3}); }, {x});
+}
+
+TEST_CASE("empty tensors broadcast and backpropagate") {
+  D e = zeros<double>({0, 3}, true), r({1.0, 2.0, 3.0}, true);
+  auto y = e * r + 1.0;
+  CHECK(y.shape() == Shape{0, 3});
+  sum(y).backward();
+  CHECK(e.grad().shape() == Shape{0, 3});
+  CHECK(r.grad().value() == xt::xarray<double>{0, 0, 0});
+  CHECK(exp(e).shape() == Shape{0, 3});
+  CHECK(where(gt(e, e), e, r).shape() == Shape{0, 3});
+}
+
 // ---- powers, exponentials, trigonometry ------------------------------------------------------------
 
 TEST_CASE("pow with a scalar exponent") {

@@ -402,6 +402,19 @@ TEST_CASE("one_hot") {
   CHECK(one_hot<double>(IndexArray(5), 6).value() == xt::xarray<double>{0, 0, 0, 0, 0, 1});  // 0-d label
 }
 
+TEST_CASE("empty tensors through the shape ops") {
+  D e = zeros<double>({0, 3}, true);
+  auto y = concat({unsqueeze(narrow(expand(e, {2, 0, 3}), 0, 1, 1), 0), zeros<double>({1, 1, 0, 3})}, 1);
+  CHECK(y.shape() == Shape{1, 2, 0, 3});
+  CHECK(transpose(e).shape() == Shape{3, 0});
+  CHECK(reshape(e, {3, -1}).shape() == Shape{3, 0});
+  CHECK(index_select(e, 1, indices({2, 2})).shape() == Shape{0, 2});
+  CHECK(gather(e, 1, xt::empty<Index>(Shape{0, 1})).shape() == Shape{0, 1});
+  CHECK(sum_to(e, {3}).value() == xt::xarray<double>{0, 0, 0});
+  sum(transpose(y, 0, -1)).backward();
+  CHECK(e.grad().shape() == Shape{0, 3});
+}
+
 // ---- float instantiations --------------------------------------------------------------------------
 
 TEST_CASE("shape ops in float") {

@@ -199,7 +199,8 @@ Variable<T> sigmoid(const Variable<T>& x) {
                     [](const GradContext<T>& c) -> Grads<T> { return {c.grad * c.out * (T(1) - c.out)}; });
 }
 
-/// (written v <= 0 ? 0 : v so that a NaN passes through, as in PyTorch, instead of becoming 0)
+// Written v <= 0 ? 0 : v, not v > 0 ? v : 0, so that a NaN passes through (as in PyTorch)
+// instead of silently becoming 0.
 template <class T>
 Variable<T> relu(const Variable<T>& x) {
   return make_op<T>("relu", kernels::map<T>(x.value(), [](T v) { return v <= 0 ? T(0) : v; }), {x},
