@@ -133,7 +133,9 @@ void Module<T>::load_state_dict(const StateDict<T>& dict, bool strict) {
   for (const auto& [name, v] : all) {
     known.insert(name);
     auto it = dict.find(name);
-    if (it == dict.end()) missing.push_back(name);
+    if (it == dict.end()) {
+      if (strict) missing.push_back(name);
+    }
     else if (it->second.shape() != v.shape())
       mismatched.push_back(name + " is " + shape_str(v.shape()) + " in the module but " + shape_str(it->second.shape()) +
                            " in the state dict");
@@ -154,10 +156,8 @@ void Module<T>::load_state_dict(const StateDict<T>& dict, bool strict) {
     list("unexpected", unexpected);
     throw Error("load_state_dict: " + type_name() + ": " + message);
   }
-  for (auto& [name, v] : all) {
-    const auto& src = dict.at(name);
-    std::copy(src.begin(), src.end(), v.mutable_value().begin());
-  }
+  for (auto& [name, v] : all)
+    if (auto it = dict.find(name); it != dict.end()) std::copy(it->second.begin(), it->second.end(), v.mutable_value().begin());
 }
 
 template <class T>

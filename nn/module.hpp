@@ -59,8 +59,8 @@ class Module {
   /// Copies of every parameter and buffer value by dotted name (tied nodes under each name).
   StateDict<T> state_dict() const;
   /// Copies values into the existing parameters and buffers (the nodes stay the same, so an
-  /// optimizer holding them keeps working). Checks first, changes nothing on error: missing
-  /// entries, shape mismatches and (if strict) unexpected entries are all named in one tg::Error.
+  /// optimizer holding them keeps working). Checks first, changes nothing on error: missing and
+  /// unexpected entries (if strict) and shape mismatches (always) are all named in one tg::Error.
   void load_state_dict(const StateDict<T>& dict, bool strict = true);
 
   /// Elements in all (distinct) parameters; only those that require grad if trainable_only.
