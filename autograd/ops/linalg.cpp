@@ -3,6 +3,8 @@
 
 #include <cblas.h>
 
+#include <algorithm>
+
 #include "shape.hpp"
 
 namespace tg {
@@ -99,9 +101,11 @@ Variable<T> matmul_nd(const Variable<T>& a, const Variable<T>& b, bool ta, bool 
     if (c.needs(0)) ga = sum_to(ta ? matmul_nd(b, g, tb, true) : matmul_nd(g, b, false, !tb), a.shape());
     if (c.needs(1)) {
       if (b.dim() == 2 && a.dim() > 2 && !ta) {
-        // fold the batch into rows: one GEMM instead of a batch of GEMMs and a sum
-        auto a2 = reshape(a, {-1, static_cast<std::int64_t>(a.shape().back())});
-        auto g2 = reshape(g, {-1, static_cast<std::int64_t>(g.shape().back())});
+        // fold the batch into rows: one GEMM instead of a batch of GEMMs and a sum (the row
+        // count spelled out: reshape cannot infer a -1 when the last axis has size 0)
+        const auto rows = static_cast<std::int64_t>(product(a.shape(), 0, a.dim() - 1));
+        auto a2 = reshape(a, {rows, static_cast<std::int64_t>(a.shape().back())});
+        auto g2 = reshape(g, {rows, static_cast<std::int64_t>(g.shape().back())});
         gb = tb ? matmul_nd(g2, a2, true, false) : matmul_nd(a2, g2, true, false);
       } else {
         gb = sum_to(tb ? matmul_nd(g, a, true, ta) : matmul_nd(a, g, !ta, false), b.shape());
@@ -119,12 +123,33 @@ Variable<T> matmul(const Variable<T>& a, const Variable<T>& b, MatmulOptions opt
            "operands of shape " + shape_str(a.shape()) + " and " + shape_str(b.shape()) + ": scalars cannot be multiplied by matmul (use *)");
   TG_CHECK(!(options.transpose_a && a.dim() == 1) && !(options.transpose_b && b.dim() == 1), "matmul",
            "a transpose flag on a 1-D operand (" + shape_str(a.shape()) + " x " + shape_str(b.shape()) + ")");
-  if (a.dim() >= 2 && b.dim() >= 2) return matmul_nd(a, b, options.transpose_a, options.transpose_b);
+  // Shapes are checked here, as the user gave them: past this point vectors are promoted
+  // to matrices and a message would quote [1,k] for a [k].
+  const bool ta = options.transpose_a, tb = options.transpose_b;
+  const Shape &sa = a.shape(), &sb = b.shape();
+  const std::size_t ra = sa.size(), rb = sb.size();
+  const std::size_t ka = ra == 1 ? sa[0] : ta ? sa[ra - 2] : sa[ra - 1];
+  const std::size_t kb = rb == 1 ? sb[0] : tb ? sb[rb - 1] : sb[rb - 2];
+  const auto operands = [&] {
+    return shape_str(sa) + (ta ? "^T" : "") + " x " + shape_str(sb) + (tb ? "^T" : "");
+  };
+  TG_CHECK(ka == kb, "matmul",
+           operands() + ": inner sizes " + std::to_string(ka) + " and " + std::to_string(kb) + " differ");
+  if (ra > 2 || rb > 2) {
+    const Shape lead_a(sa.begin(), sa.end() - std::min<std::size_t>(ra, 2));
+    const Shape lead_b(sb.begin(), sb.end() - std::min<std::size_t>(rb, 2));
+    for (std::size_t i = 1; i <= std::min(lead_a.size(), lead_b.size()); ++i) {
+      const std::size_t da = lead_a[lead_a.size() - i], db = lead_b[lead_b.size() - i];
+      TG_CHECK(da == db || da == 1 || db == 1, "matmul",
+               operands() + ": batch shapes " + shape_str(lead_a) + " and " + shape_str(lead_b) + " do not broadcast");
+    }
+  }
+  if (a.dim() >= 2 && b.dim() >= 2) return matmul_nd(a, b, ta, tb);
   // vectors: a as a row [1,k], b as a column [k,1], the added axis removed afterwards
   const auto k = [](const Variable<T>& v) { return static_cast<std::int64_t>(v.shape()[0]); };
   Variable<T> a2 = a.dim() == 1 ? reshape(a, {1, k(a)}) : a;
   Variable<T> b2 = b.dim() == 1 ? reshape(b, {k(b), 1}) : b;
-  Variable<T> out = matmul_nd(a2, b2, options.transpose_a, options.transpose_b);
+  Variable<T> out = matmul_nd(a2, b2, ta, tb);
   Axes drop;
   if (a.dim() == 1) drop.push_back(-2);
   if (b.dim() == 1) drop.push_back(-1);
