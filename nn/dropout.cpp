@@ -1,7 +1,7 @@
 // Dropout: a random 0 / (1/(1-p)) mask, constant to the tape, times the input.
 #include "dropout.hpp"
 
-#include <random>
+#include <cstdint>
 #include <sstream>
 
 #include "../autograd/ops/elementwise.hpp"
@@ -25,8 +25,13 @@ Variable<T> dropout(const Variable<T>& x, double p, bool training) {
     std::fill(mask.begin(), mask.end(), T(0));
   } else {
     const T keep_scale = static_cast<T>(1 / (1 - p));
-    std::uniform_real_distribution<double> u(0, 1);
-    for (auto& m : mask) m = u(generator()) < p ? T(0) : keep_scale;
+    // drop when a raw 64-bit draw falls below p * 2^64: one engine call per element, no
+    // conversion to floating point
+    constexpr double two_64 = 18446744073709551616.0;
+    const double scaled = p * two_64;
+    const std::uint64_t threshold = scaled >= two_64 ? UINT64_MAX : static_cast<std::uint64_t>(scaled);
+    auto& engine = generator();
+    for (auto& m : mask) m = engine() < threshold ? T(0) : keep_scale;
   }
   return x * Variable<T>(std::move(mask));
 }

@@ -222,8 +222,15 @@ void save_npz(const std::string& path, const StateDict<T>& arrays) {
     out.write(eocd, sizeof eocd);
     if (!out.flush()) fail("cannot write the empty archive");
   }
-  sync_file(tmp, false);
+  // mkstemp made the file private (0600): give it the old file's mode, or the usual 0644
   std::error_code error;
+  const auto old_status = std::filesystem::status(path, error);
+  const auto mode = std::filesystem::exists(old_status)
+                        ? old_status.permissions()
+                        : std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
+                              std::filesystem::perms::group_read | std::filesystem::perms::others_read;
+  std::filesystem::permissions(tmp, mode, error);
+  sync_file(tmp, false);
   std::filesystem::rename(tmp, path, error);
   if (error) fail("cannot rename '" + tmp + "' into place: " + error.message());
   sync_file(std::filesystem::path(path).parent_path().empty() ? "." : std::filesystem::path(path).parent_path().string(), true);

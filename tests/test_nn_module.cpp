@@ -164,6 +164,15 @@ TEST_CASE("a module without a single-input forward says so") {
   check_error([&] { m(ones<double>({1})); }, {"Module", "forward"});
 }
 
+TEST_CASE("layers default to float and take designated-initializer options") {
+  nn::Linear fc(784, 256, {.bias = false});
+  static_assert(std::is_same_v<decltype(fc), nn::Linear<float>>);
+  CHECK_FALSE(fc.bias.defined());
+  nn::BatchNorm1d bn(8, {.momentum = 0.01, .affine = false});
+  static_assert(std::is_same_v<decltype(bn), nn::BatchNorm1d<float>>);
+  CHECK(bn.parameters().empty());
+}
+
 TEST_CASE("double modules work the same") {
   nn::Linear<double> fc(3, 2);
   CHECK(fc.type_name() == "Linear");

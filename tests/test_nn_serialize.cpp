@@ -127,6 +127,9 @@ TEST_CASE("a save replaces the old file atomically; a failed save leaves it unto
   check_error([&] { save_npz(path, bad); }, {"save_npz", path, "empty name"});
   CHECK(load_npz<float>(path).count("b") == 1);
   CHECK_FALSE(has_temporaries(dir));
+  // a new file gets the usual rw-r--r--, not the temporary file's private mode
+  CHECK(fs::status(path).permissions() == (fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                                            fs::perms::others_read));
   check_error([&] { save_npz((dir / "no" / "such" / "dir.npz").string(), now); }, {"save_npz", "no/such/dir.npz"});
 }
 
