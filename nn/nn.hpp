@@ -10,3 +10,4 @@
 #include "module.hpp"
 #include "normalization.hpp"
 #include "serialize.hpp"
+#include "data/data.hpp"
