@@ -18,11 +18,12 @@
 
 #include "../autograd/ops/elementwise.hpp"
 #include "../autograd/variable.hpp"
+#include "losses.hpp"
 
 namespace tg::energy {
 
-/// How per-sample losses become the training loss.
-enum class Reduction { mean, sum, none };
+/// How per-sample losses become the training loss: nn's none / mean / sum.
+using Reduction = tg::nn::Reduction;
 
 /// mean, sum, or nothing over a tensor of per-sample losses.
 template <class T> Variable<T> reduce(const Variable<T>& per_sample, Reduction reduction);
