@@ -32,36 +32,25 @@ namespace {
 using tg::Var;
 namespace en = tg::energy;
 
-// ---- stand-ins until nn lands -------------------------------------------------------------
-struct Linear {
-  Var w, b;
-  Linear(std::size_t in, std::size_t out) {
-    const float bound = 1.0f / std::sqrt(float(in));
-    w = Var(xt::xarray<float>((tg::rand({in, out}).value() * 2.0f - 1.0f) * bound), true);
-    b = Var(xt::xarray<float>((tg::rand({out}).value() * 2.0f - 1.0f) * bound), true);
+/// The architecture: features f(X) (an MLP, or one Linear layer as on LeCun's slide), then
+/// E_y = ||f(X) - w_y||^2 against one learnable prototype w_y per class.
+struct RbfNet final : tg::nn::Module<float> {
+  std::shared_ptr<tg::nn::Module<float>> f;
+  Var prototypes;  // [classes, d]
+
+  RbfNet(std::size_t inputs, std::size_t hidden, std::size_t features, std::size_t classes, double proto_scale,
+         bool linear) {
+    if (linear) f = register_module("f", std::make_shared<tg::nn::Linear<float>>(inputs, features));
+    else f = register_module("f", std::make_shared<tg::nn::MLP<float>>(std::vector<std::size_t>{inputs, hidden, features}));
+    prototypes = register_parameter("prototypes", Var(xt::xarray<float>(tg::randn({classes, features}).value() * float(proto_scale))));
   }
-  Var operator()(const Var& x) const { return tg::matmul(x, w) + b; }
-};
 
-// ---------------------------------------------------------------------------------------------------
-
-/// The network: features f(X) = tanh-MLP, then E_y = ||f(X) - w_y||^2 for the ten prototypes.
-struct RbfNet {
-  Linear l1, l2;
-  Var prototypes;  // [10, d], one w_y per class
-  bool linear;
-  RbfNet(std::size_t inputs, std::size_t hidden, std::size_t features, std::size_t classes, double proto_scale, bool linear_)
-      : l1(inputs, linear_ ? features : hidden), l2(hidden, features),
-        prototypes(xt::xarray<float>(tg::randn({classes, features}).value() * float(proto_scale)), true), linear(linear_) {}
-
-  Var features(const Var& x) const { return linear ? l1(x) : l2(tg::relu(l1(x))); }
   /// Energies [B, classes]: ||f||^2 - 2 f.w_y + ||w_y||^2, the cross term one GEMM.
-  Var energies(const Var& x) const {
-    const Var f = features(x);
-    return tg::sum(f * f, {1}, true) - 2.0f * tg::matmul(f, prototypes, {.transpose_b = true}) +
+  Var energies(const Var& x) {
+    const Var features = (*f)(x);
+    return tg::sum(features * features, {1}, true) - 2.0f * tg::matmul(features, prototypes, {.transpose_b = true}) +
            tg::reshape(tg::sum(prototypes * prototypes, {1}), {1, -1});
   }
-  std::vector<Var> parameters() const { return linear ? std::vector<Var>{l1.w, l1.b, prototypes} : std::vector<Var>{l1.w, l1.b, l2.w, l2.b, prototypes}; }
 };
 
 using LossFn = std::function<Var(const Var& energies, const tg::IndexArray& targets)>;
@@ -82,7 +71,7 @@ struct Measured {
 };
 
 /// Test accuracy, mean energy gap E(Ybar) - E(Y^i), and the mean spread max_y E - min_y E.
-Measured evaluate(const RbfNet& net, const tg::data::FashionMNIST<float>& test, std::size_t batch) {
+Measured evaluate(RbfNet& net, const tg::data::FashionMNIST<float>& test, std::size_t batch) {
   tg::NoGradGuard no_grad;
   Measured m;
   std::size_t correct = 0;
@@ -173,6 +162,7 @@ int main(int argc, char** argv) {
     const auto start = std::chrono::steady_clock::now();
     tg::manual_seed(seed);  // every loss starts from the same weights
     RbfNet net(tg::data::FashionMNIST<float>::image_pixels, hidden, features, 10, proto_scale, linear);
+    if (&loss == &chosen.front()) std::printf("%s\n", net.repr().c_str());
     const Measured before = evaluate(net, test, 500);
     tg::optim::Adam<float> opt(net.parameters(), {.lr = lr});
     tg::optim::CosineAnnealingLR schedule(opt, static_cast<std::int64_t>(epochs));  // lr down to 0 by the last epoch

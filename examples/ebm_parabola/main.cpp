@@ -41,32 +41,6 @@ namespace en = tg::energy;
 constexpr float kXLow = -1, kXHigh = 1;    // inputs X
 constexpr float kYLow = -0.5, kYHigh = 1.5;  // the answers searched, and the heat maps' Y axis
 
-// ---- stand-ins until nn lands -------------------------------------------------------------
-struct Mlp {
-  std::vector<Var> w, b;
-  explicit Mlp(const std::vector<std::size_t>& sizes) {
-    for (std::size_t i = 0; i + 1 < sizes.size(); ++i) {
-      const float bound = 1.0f / std::sqrt(float(sizes[i]));
-      w.emplace_back(xt::xarray<float>((tg::rand({sizes[i], sizes[i + 1]}).value() * 2.0f - 1.0f) * bound), true);
-      b.emplace_back(xt::xarray<float>((tg::rand({sizes[i + 1]}).value() * 2.0f - 1.0f) * bound), true);
-    }
-  }
-  Var operator()(Var x) const {
-    for (std::size_t i = 0; i < w.size(); ++i) {
-      x = tg::matmul(x, w[i]) + b[i];
-      if (i + 1 < w.size()) x = tg::tanh(x);
-    }
-    return x;
-  }
-  std::vector<Var> parameters() const {
-    std::vector<Var> p = w;
-    p.insert(p.end(), b.begin(), b.end());
-    return p;
-  }
-};
-
-// ---------------------------------------------------------------------------------------------------
-
 /// [n, 1] column of the given values.
 Var column(const std::vector<float>& values) {
   xt::xarray<float> v = xt::zeros<float>(tg::Shape{values.size(), 1});
@@ -80,38 +54,38 @@ std::vector<float> linspace(float lo, float hi, std::size_t n) {
   return v;
 }
 
-/// An architecture: the energy of each (X, Y) pair, and of every X against every Y of a grid.
-struct Architecture {
-  virtual ~Architecture() = default;
+/// An architecture is a module whose parameters are W: the energy of each (X, Y) pair, and of
+/// every X against every Y of a grid (for the NLL loss, inference and the heat maps).
+struct Architecture : tg::nn::Module<float> {
   /// E(W, Y, X): x, y [n, 1] -> [n]
-  virtual Var energy(const Var& x, const Var& y) const = 0;
+  virtual Var energy(const Var& x, const Var& y) = 0;
   /// E(W, ys_j, x_i): x [n, 1], ys [k, 1] -> [n, k]
-  virtual Var energy_grid(const Var& x, const Var& ys) const = 0;
-  virtual std::vector<Var> parameters() const = 0;
+  virtual Var energy_grid(const Var& x, const Var& ys) = 0;
 };
+
+/// A small tanh MLP, 1 -> 32 -> 32 -> outputs.
+std::shared_ptr<tg::nn::MLP<float>> mlp(std::size_t outputs) {
+  return std::make_shared<tg::nn::MLP<float>>(std::vector<std::size_t>{1, 32, 32, outputs},
+                                              tg::nn::MLPOptions{.activation = tg::nn::Activation::tanh});
+}
 
 /// A: E = 1/2 (Y - G(X))^2 — a fixed quadratic in Y around a learned prediction.
 struct ArchitectureA final : Architecture {
-  Mlp g{{1, 32, 32, 1}};
-  Var energy(const Var& x, const Var& y) const override { return tg::sum(tg::pow(y - g(x), 2.0f), {1}) * 0.5f; }
-  Var energy_grid(const Var& x, const Var& ys) const override {
-    return tg::pow(tg::transpose(ys) - g(x), 2.0f) * 0.5f;  // [1, k] - [n, 1]
+  std::shared_ptr<tg::nn::MLP<float>> g = register_module("g", mlp(1));
+  Var energy(const Var& x, const Var& y) override { return tg::sum(tg::pow(y - (*g)(x), 2.0f), {1}) * 0.5f; }
+  Var energy_grid(const Var& x, const Var& ys) override {
+    return tg::pow(tg::transpose(ys) - (*g)(x), 2.0f) * 0.5f;  // [1, k] - [n, 1]
   }
-  std::vector<Var> parameters() const override { return g.parameters(); }
 };
 
 /// B: E = || G1(X) - G2(Y) ||^2 — both sides learned, so nothing stops them from agreeing
 /// everywhere.
 struct ArchitectureB final : Architecture {
-  Mlp g1{{1, 32, 32, 8}}, g2{{1, 32, 32, 8}};
-  Var energy(const Var& x, const Var& y) const override { return tg::sum(tg::pow(g1(x) - g2(y), 2.0f), {1}); }
-  Var energy_grid(const Var& x, const Var& ys) const override {
-    return tg::sum(tg::pow(tg::unsqueeze(g1(x), 1) - tg::unsqueeze(g2(ys), 0), 2.0f), {2});  // [n,1,d] - [1,k,d]
-  }
-  std::vector<Var> parameters() const override {
-    auto p = g1.parameters(), q = g2.parameters();
-    p.insert(p.end(), q.begin(), q.end());
-    return p;
+  std::shared_ptr<tg::nn::MLP<float>> g1 = register_module("g1", mlp(8));
+  std::shared_ptr<tg::nn::MLP<float>> g2 = register_module("g2", mlp(8));
+  Var energy(const Var& x, const Var& y) override { return tg::sum(tg::pow((*g1)(x) - (*g2)(y), 2.0f), {1}); }
+  Var energy_grid(const Var& x, const Var& ys) override {
+    return tg::sum(tg::pow(tg::unsqueeze((*g1)(x), 1) - tg::unsqueeze((*g2)(ys), 0), 2.0f), {2});  // [n,1,d] - [1,k,d]
   }
 };
 
@@ -129,7 +103,7 @@ struct Settings {
 /// Inference. The Y of lowest energy for each x — at distance >= radius from `avoid` when
 /// radius > 0 (the most offending incorrect answer). A grid search picks the starting points,
 /// gradient descent on Y alone (W fixed) refines them. Returns Y [n, 1] and E(Y) [n].
-std::pair<Var, Var> infer(const Architecture& m, const Var& x, const Var& avoid, float radius, const Settings& s) {
+std::pair<Var, Var> infer(Architecture& m, const Var& x, const Var& avoid, float radius, const Settings& s) {
   const std::size_t n = x.shape()[0];
   const Var ys = column(linspace(kYLow, kYHigh, s.grid));
   xt::xarray<float> e;
@@ -173,7 +147,7 @@ struct Verdict {
   bool works = false;
 };
 
-void write_heat_map(const Architecture& m, const Run& run, const Verdict& v, const Settings& s) {
+void write_heat_map(Architecture& m, const Run& run, const Verdict& v, const Settings& s) {
   namespace fs = std::filesystem;
   fs::create_directories(s.out);
   const std::size_t nx = 101, ny = 101;
