@@ -14,6 +14,8 @@
 // loss allows that: one whose minima do not all keep E(Ybar) - E(Y^i) at some margin m > 0.
 // The program trains the same network, from the same weights, with each loss, and measures
 // whether the gap E(Ybar) - E(Y^i) on the test set collapsed to (nearly) zero.
+#include <malloc.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -96,6 +98,10 @@ Measured evaluate(RbfNet& net, const tg::data::FashionMNIST<float>& test, std::s
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Keep freed buffers in the process: glibc would otherwise hand every multi-megabyte batch
+  // buffer back to the system and fault it in again at the next step (costly in these VMs).
+  mallopt(M_MMAP_THRESHOLD, 256 << 20);
+  mallopt(M_TRIM_THRESHOLD, 512 << 20);
   std::size_t epochs = 5, train_size = 60000, test_size = 10000, batch = 64, hidden = 128, features = 32;
   std::uint64_t seed = 1;
   double lr = 1e-3, margin = 1, saturation = 4, k = 1, beta = 1;
