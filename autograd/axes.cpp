@@ -1,10 +1,16 @@
 #include "axes.hpp"
 
 #include <algorithm>
+#include <charconv>
 
 namespace tg {
 
 std::string axes_str(const std::vector<std::int64_t>& axes) { return shape_str(axes); }
+
+std::string number_str(double v) {
+  char buf[32];
+  return std::string(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
+}
 
 std::size_t normalize_axis(const char* op, std::int64_t axis, const Shape& shape, std::size_t rank) {
   const auto n = static_cast<std::int64_t>(rank);
