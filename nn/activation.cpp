@@ -10,14 +10,6 @@
 
 namespace tg::nn {
 
-namespace {
-std::string number(double v) {
-  std::ostringstream os;
-  os << v;
-  return os.str();
-}
-}  // namespace
-
 template <class T>
 Variable<T> gelu(const Variable<T>& x) {
   const T k = static_cast<T>(std::sqrt(2.0 / std::numbers::pi));
@@ -42,7 +34,7 @@ Variable<T> LeakyReLU<T>::forward(const Variable<T>& x) {
 }
 template <class T>
 std::string LeakyReLU<T>::extra_repr() const {
-  return "negative_slope=" + number(negative_slope_);
+  return "negative_slope=" + number_str(negative_slope_);
 }
 
 template <class T>
@@ -61,7 +53,7 @@ Variable<T> ELU<T>::forward(const Variable<T>& x) {
 }
 template <class T>
 std::string ELU<T>::extra_repr() const {
-  return "alpha=" + number(alpha_);
+  return "alpha=" + number_str(alpha_);
 }
 
 template <class T>
@@ -76,7 +68,7 @@ Variable<T> GELU<T>::forward(const Variable<T>& x) {
 
 template <class T>
 Softplus<T>::Softplus(double beta) : beta_(beta) {
-  TG_CHECK(beta > 0, "Softplus", "beta must be positive, got " + number(beta));
+  TG_CHECK(beta > 0, "Softplus", "beta must be positive, got " + number_str(beta));
 }
 template <class T>
 Variable<T> Softplus<T>::forward(const Variable<T>& x) {
@@ -85,7 +77,7 @@ Variable<T> Softplus<T>::forward(const Variable<T>& x) {
 }
 template <class T>
 std::string Softplus<T>::extra_repr() const {
-  return "beta=" + number(beta_);
+  return "beta=" + number_str(beta_);
 }
 
 template <class T>

@@ -10,9 +10,7 @@ namespace tg::nn {
 
 namespace {
 void check_p(const char* op, double p) {
-  std::ostringstream os;
-  os << "p must be in [0, 1], got " << p;
-  TG_CHECK(p >= 0 && p <= 1, op, os.str());
+  TG_CHECK(p >= 0 && p <= 1, op, "p must be in [0, 1], got " + number_str(p));
 }
 }  // namespace
 

@@ -85,7 +85,7 @@ Variable<T> log_loss(const Variable<T>& e_correct, const Variable<T>& e_bar) {
 template <class T>
 Variable<T> lvq2_loss(const Variable<T>& e_correct, const Variable<T>& e_bar, Scalar<T> saturation) {
   check_pair("lvq2_loss", e_correct, e_bar);
-  TG_CHECK(saturation >= 0, "lvq2_loss", "the saturation M must be >= 0, got " + std::to_string(saturation));
+  TG_CHECK(saturation >= 0, "lvq2_loss", "the saturation M must be >= 0, got " + number_str(saturation));
   return clamp(e_correct - e_bar, T(0), saturation);
 }
 
@@ -119,7 +119,7 @@ Variable<T> nll_loss(const Variable<T>& e_correct, const Variable<T>& free_energ
 template <class T>
 Variable<T> free_energy(const Variable<T>& energies, Scalar<T> beta, std::int64_t axis) {
   TG_CHECK(energies.defined(), "free_energy", "energies are undefined");
-  TG_CHECK(beta > 0, "free_energy", "beta must be positive, got " + std::to_string(beta));
+  TG_CHECK(beta > 0, "free_energy", "beta must be positive, got " + number_str(beta));
   return logsumexp(-beta * energies, {axis}) * (T(-1) / beta);
 }
 
@@ -282,10 +282,10 @@ Minimum<T> minimize_energy(const EnergyFunction<T>& energy, const std::vector<st
   const char* op = "minimize_energy";
   TG_CHECK(static_cast<bool>(energy), op, "the energy function is empty");
   TG_CHECK(!starts.empty() && !starts[0].empty(), op, "needs at least one starting point with at least one variable");
-  TG_CHECK(options.step_size > 0, op, "step_size must be positive, got " + std::to_string(options.step_size));
-  TG_CHECK(options.forbidden_radius >= 0, op, "forbidden_radius must be >= 0, got " + std::to_string(options.forbidden_radius));
+  TG_CHECK(options.step_size > 0, op, "step_size must be positive, got " + number_str(options.step_size));
+  TG_CHECK(options.forbidden_radius >= 0, op, "forbidden_radius must be >= 0, got " + number_str(options.forbidden_radius));
   TG_CHECK(!(options.lower && options.upper) || *options.lower <= *options.upper, op,
-           "lower " + std::to_string(options.lower.value_or(0)) + " is above upper " + std::to_string(options.upper.value_or(0)));
+           "lower " + number_str(options.lower.value_or(0)) + " is above upper " + number_str(options.upper.value_or(0)));
   const std::size_t n = starts[0].size();
   for (std::size_t s = 0; s < starts.size(); ++s) {
     TG_CHECK(starts[s].size() == n, op,

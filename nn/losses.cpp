@@ -48,12 +48,6 @@ Variable<T> pick_negated(const char* op, const Variable<T>& x, const IndexArray&
   return neg(reshape(gather(x, -1, index), out_shape));
 }
 
-std::string number(double v) {
-  std::ostringstream os;
-  os << v;
-  return os.str();
-}
-
 }  // namespace
 
 template <class T>
@@ -72,7 +66,7 @@ Variable<T> l1_loss(const Variable<T>& input, const Variable<T>& target, LossOpt
 template <class T>
 Variable<T> smooth_l1_loss(const Variable<T>& input, const Variable<T>& target, SmoothL1Options options) {
   check_same_shape("smooth_l1_loss", input, target);
-  TG_CHECK(options.beta >= 0, "smooth_l1_loss", "beta must not be negative, got " + number(options.beta));
+  TG_CHECK(options.beta >= 0, "smooth_l1_loss", "beta must not be negative, got " + number_str(options.beta));
   const Variable<T> d = input - target;
   const Variable<T> ad = abs(d);
   if (options.beta == 0) return reduce(ad, options.reduction);  // no quadratic zone (and no 0/0)
@@ -83,7 +77,7 @@ Variable<T> smooth_l1_loss(const Variable<T>& input, const Variable<T>& target, 
 template <class T>
 Variable<T> huber_loss(const Variable<T>& input, const Variable<T>& target, HuberOptions options) {
   check_same_shape("huber_loss", input, target);
-  TG_CHECK(options.delta > 0, "huber_loss", "delta must be positive, got " + number(options.delta));
+  TG_CHECK(options.delta > 0, "huber_loss", "delta must be positive, got " + number_str(options.delta));
   const T delta = static_cast<T>(options.delta);
   const Variable<T> d = input - target;
   const Variable<T> ad = abs(d);
@@ -99,7 +93,7 @@ Variable<T> binary_cross_entropy_with_logits(const Variable<T>& logits, const Va
 template <class T>
 Variable<T> cross_entropy(const Variable<T>& logits, const IndexArray& targets, CrossEntropyOptions options) {
   const double s = options.label_smoothing;
-  TG_CHECK(s >= 0 && s <= 1, "cross_entropy", "label_smoothing must be in [0, 1], got " + number(s));
+  TG_CHECK(s >= 0 && s <= 1, "cross_entropy", "label_smoothing must be in [0, 1], got " + number_str(s));
   TG_CHECK(logits.dim() >= 1, "cross_entropy", "logits of shape " + shape_str(logits.shape()) + " have no class axis");
   const Variable<T> log_p = log_softmax(logits, -1);
   Variable<T> loss = pick_negated("cross_entropy", log_p, targets);

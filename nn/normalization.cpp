@@ -21,11 +21,6 @@ Variable<T> standardize(const Variable<T>& x, const Axes& axes, double eps, Vari
   return centred / sqrt(var + static_cast<T>(eps));
 }
 
-std::string number(double v) {
-  std::ostringstream os;
-  os << v;
-  return os.str();
-}
 }  // namespace
 
 template <class T>
@@ -34,7 +29,7 @@ LayerNorm<T>::LayerNorm(Shape normalized_shape, LayerNormOptions options)
   TG_CHECK(!normalized_shape_.empty(), "LayerNorm", "normalized_shape is empty");
   for (auto d : normalized_shape_)
     TG_CHECK(d > 0, "LayerNorm", "normalized_shape " + shape_str(normalized_shape_) + " has an empty axis");
-  TG_CHECK(options.eps > 0, "LayerNorm", "eps must be positive, got " + number(options.eps));
+  TG_CHECK(options.eps > 0, "LayerNorm", "eps must be positive, got " + number_str(options.eps));
   if (options.elementwise_affine) {
     weight = this->register_parameter("weight", ones<T>(normalized_shape_));
     bias = this->register_parameter("bias", zeros<T>(normalized_shape_));
@@ -56,7 +51,7 @@ Variable<T> LayerNorm<T>::forward(const Variable<T>& x) {
 
 template <class T>
 std::string LayerNorm<T>::extra_repr() const {
-  return shape_str(normalized_shape_) + ", eps=" + number(options_.eps) +
+  return shape_str(normalized_shape_) + ", eps=" + number_str(options_.eps) +
          ", elementwise_affine=" + (options_.elementwise_affine ? "true" : "false");
 }
 
@@ -64,9 +59,9 @@ template <class T>
 BatchNorm1d<T>::BatchNorm1d(std::size_t num_features, BatchNormOptions options)
     : num_features_(num_features), options_(options) {
   TG_CHECK(num_features > 0, "BatchNorm1d", "num_features must be positive");
-  TG_CHECK(options.eps > 0, "BatchNorm1d", "eps must be positive, got " + number(options.eps));
+  TG_CHECK(options.eps > 0, "BatchNorm1d", "eps must be positive, got " + number_str(options.eps));
   TG_CHECK(options.momentum >= 0 && options.momentum <= 1, "BatchNorm1d",
-           "momentum must be in [0, 1], got " + number(options.momentum));
+           "momentum must be in [0, 1], got " + number_str(options.momentum));
   if (options.affine) {
     weight = this->register_parameter("weight", ones<T>({num_features}));
     bias = this->register_parameter("bias", zeros<T>({num_features}));
@@ -116,7 +111,7 @@ Variable<T> BatchNorm1d<T>::forward(const Variable<T>& x) {
 
 template <class T>
 std::string BatchNorm1d<T>::extra_repr() const {
-  return std::to_string(num_features_) + ", eps=" + number(options_.eps) + ", momentum=" + number(options_.momentum) +
+  return std::to_string(num_features_) + ", eps=" + number_str(options_.eps) + ", momentum=" + number_str(options_.momentum) +
          ", affine=" + (options_.affine ? "true" : "false") +
          ", track_running_stats=" + (options_.track_running_stats ? "true" : "false");
 }

@@ -46,7 +46,7 @@ double clip_grad_norm(const std::vector<Variable<T>>& params, double max_norm, d
   }
   if (!inf) total = norm_type == 2 ? std::sqrt(total) : norm_type == 1 ? total : std::pow(total, 1 / norm_type);
   TG_CHECK(!error_if_nonfinite || std::isfinite(total), "clip_grad_norm",
-           "the total " + detail::format_value(norm_type) + "-norm of the gradients is " + detail::format_value(total));
+           "the total " + number_str(norm_type) + "-norm of the gradients is " + number_str(total));
   const double coef = max_norm / (total + 1e-6);
   if (coef < 1 || std::isnan(coef)) {
     const T c = static_cast<T>(coef);

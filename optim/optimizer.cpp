@@ -11,13 +11,8 @@
 namespace tg::optim {
 
 namespace detail {
-std::string format_value(double value) {
-  std::ostringstream os;
-  os << value;
-  return os.str();
-}
 void check_option(bool ok, const char* op, const char* field, double value, const char* rule) {
-  if (!ok) throw Error(std::string(op) + ": invalid " + field + " " + format_value(value) + " (" + rule + ")");
+  if (!ok) throw Error(std::string(op) + ": invalid " + field + " " + number_str(value) + " (" + rule + ")");
 }
 void check_non_negative(const char* op, const char* field, double value) {
   check_option(value >= 0 && std::isfinite(value), op, field, value, "must be finite and >= 0");
@@ -215,7 +210,7 @@ void Optimizer<T>::load_state_dict(const StateDict<T>& state) {
     if (!state.count(prefix + "step")) continue;  // not updated yet; stray buffers are reported below
     const double step = scalar(prefix + "step");
     TG_CHECK(step >= 1 && step == std::floor(step), op,
-             "'" + prefix + "step' is " + detail::format_value(step) + ", not a positive whole number");
+             "'" + prefix + "step' is " + number_str(step) + ", not a positive whole number");
     steps[i] = static_cast<std::int64_t>(step);
     const Shape& shape = slots_[i].param.shape();
     for (std::size_t k = 0; k < buffer_names_.size(); ++k) {

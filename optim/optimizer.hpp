@@ -121,8 +121,6 @@ struct ParamGroup {
 namespace detail {
 /// "Adam: invalid lr -0.1 (must be >= 0)" unless ok.
 void check_option(bool ok, const char* op, const char* field, double value, const char* rule);
-/// A value as the messages print it (6 significant digits, "nan", "inf").
-std::string format_value(double value);
 /// value is finite and >= 0 ("must be finite and >= 0").
 void check_non_negative(const char* op, const char* field, double value);
 /// 0 <= value < 1, as betas and decay rates ("must be in [0, 1)").

@@ -15,8 +15,8 @@ void SGDOptions::validate() const {
   detail::check_option(std::isfinite(dampening), "SGD", "dampening", dampening, "must be finite");
   detail::check_non_negative("SGD", "weight_decay", weight_decay);
   TG_CHECK(!nesterov || (momentum > 0 && dampening == 0), "SGD",
-           "nesterov needs momentum > 0 and dampening = 0 (got momentum " + detail::format_value(momentum) +
-               ", dampening " + detail::format_value(dampening) + ")");
+           "nesterov needs momentum > 0 and dampening = 0 (got momentum " + number_str(momentum) +
+               ", dampening " + number_str(dampening) + ")");
 }
 
 template <class T>

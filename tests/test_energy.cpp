@@ -178,7 +178,7 @@ TEST_CASE("energy: bad inputs name the loss and the shapes") {
   check_error([&] { en::hinge_loss(D({1.0, 2.0}), D({1.0, 2.0, 3.0}), 1.0); }, {"hinge_loss", "[2]", "[3]"});
   check_error([&] { en::free_energy(e, 0.0); }, {"free_energy", "beta"});
   check_error([&] { en::nll_loss(e, targets(), {.beta = -1}); }, {"free_energy", "beta"});
-  check_error([&] { en::lvq2_loss(D(xt::xarray<double>{1.0}), D(xt::xarray<double>{1.0}), -1.0); }, {"lvq2_loss", "saturation"});
+  check_error([&] { en::lvq2_loss(D(xt::xarray<double>{1.0}), D(xt::xarray<double>{1.0}), -1.0); }, {"lvq2_loss", "saturation", "got -1"});
 }
 
 // ---- inference ----------------------------------------------------------------------------------

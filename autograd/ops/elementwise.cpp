@@ -22,12 +22,6 @@ template <class T>
 Variable<T> constant(xt::xarray<T>&& a) {
   return Variable<T>(std::move(a));
 }
-/// The shortest text that reads back as v ("0.5", not std::to_string's "0.500000").
-template <class T>
-std::string number_str(T v) {
-  char buf[32];
-  return std::string(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
-}
 }  // namespace
 
 // ---- arithmetic -------------------------------------------------------------------------------------

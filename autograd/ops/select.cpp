@@ -10,16 +10,6 @@ namespace tg {
 
 namespace {
 
-/// normalize_axis, quoting the tensor's shape when the axis is out of range. `rank` is the
-/// rank the axis counts in: x's, or one more where it names a position in the result.
-std::size_t axis_of(const char* op, std::int64_t axis, const Shape& shape, std::size_t rank) {
-  const auto n = static_cast<std::int64_t>(rank);
-  TG_CHECK(axis >= -n && axis < n, op,
-           "axis " + std::to_string(axis) + " is out of range for " + shape_str(shape) +
-               (n == 0 ? " (it has no axes)" : " (valid: " + std::to_string(-n) + " to " + std::to_string(n - 1) + ")"));
-  return normalize_axis(op, axis, rank);
-}
-
 /// x viewed as [outer, size, inner] around one axis.
 struct AxisView {
   std::size_t outer = 1, size = 1, inner = 1;
@@ -105,7 +95,7 @@ void check_gather_index(const char* op, const IndexArray& index, const Shape& x_
 
 template <class T>
 Variable<T> narrow(const Variable<T>& x, std::int64_t axis, std::int64_t start, std::int64_t length) {
-  const std::size_t a = axis_of("narrow", axis, x.shape(), x.dim());
+  const std::size_t a = normalize_axis("narrow", axis, x.shape());
   const auto n = static_cast<std::int64_t>(x.shape()[a]);
   const std::int64_t given = start;
   if (start < 0) start += n;
@@ -125,7 +115,7 @@ Variable<T> narrow(const Variable<T>& x, std::int64_t axis, std::int64_t start, 
 
 template <class T>
 Variable<T> slice(const Variable<T>& x, std::int64_t axis, std::int64_t start, std::int64_t stop, std::int64_t step) {
-  const std::size_t a = axis_of("slice", axis, x.shape(), x.dim());
+  const std::size_t a = normalize_axis("slice", axis, x.shape());
   TG_CHECK(step > 0, "slice", "step must be positive, got " + std::to_string(step) + " (tensor " + shape_str(x.shape()) + ")");
   const auto n = static_cast<std::int64_t>(x.shape()[a]);
   auto clip = [n](std::int64_t i) { return std::clamp<std::int64_t>(i < 0 ? i + n : i, 0, n); };
@@ -138,7 +128,7 @@ Variable<T> slice(const Variable<T>& x, std::int64_t axis, std::int64_t start, s
 
 template <class T>
 Variable<T> index_select(const Variable<T>& x, std::int64_t axis, const IndexArray& index) {
-  const std::size_t a = axis_of("index_select", axis, x.shape(), x.dim());
+  const std::size_t a = normalize_axis("index_select", axis, x.shape());
   TG_CHECK(index.dimension() == 1, "index_select",
            "index must be 1-D, got shape " + shape_str(index.shape()) + " (tensor " + shape_str(x.shape()) + ")");
   check_index_range("index_select", index, x.shape()[a], x.shape(), a);
@@ -155,7 +145,7 @@ Variable<T> index_select(const Variable<T>& x, std::int64_t axis, const IndexArr
 
 template <class T>
 Variable<T> gather(const Variable<T>& x, std::int64_t axis, const IndexArray& index) {
-  const std::size_t a = axis_of("gather", axis, x.shape(), x.dim());
+  const std::size_t a = normalize_axis("gather", axis, x.shape());
   check_gather_index("gather", index, x.shape(), a);
   xt::xarray<T> out = xt::empty<T>(Shape(index.shape().begin(), index.shape().end()));
   const T* src = x.value().data();
@@ -168,7 +158,7 @@ Variable<T> gather(const Variable<T>& x, std::int64_t axis, const IndexArray& in
 
 template <class T>
 Variable<T> scatter_add(const Variable<T>& x, std::int64_t axis, const IndexArray& index, const Variable<T>& src) {
-  const std::size_t a = axis_of("scatter_add", axis, x.shape(), x.dim());
+  const std::size_t a = normalize_axis("scatter_add", axis, x.shape());
   check_gather_index("scatter_add", index, x.shape(), a);
   TG_CHECK(src.dim() == index.dimension(), "scatter_add",
            "src of shape " + shape_str(src.shape()) + " must have the rank of index " + shape_str(index.shape()));
@@ -211,7 +201,7 @@ Variable<T> concat(const std::vector<Variable<T>>& xs, std::int64_t axis) {
   TG_CHECK(!xs.empty(), "concat", "no tensors to join");
   const Shape& first = xs[0].shape();
   TG_CHECK(!first.empty(), "concat", "cannot join 0-dimensional tensors of shape [] (use stack)");
-  const std::size_t a = axis_of("concat", axis, first, first.size());
+  const std::size_t a = normalize_axis("concat", axis, first);
   std::size_t total = 0;
   for (const auto& x : xs) {
     bool same = x.dim() == first.size();
@@ -247,7 +237,7 @@ Variable<T> stack(const std::vector<Variable<T>>& xs, std::int64_t axis) {
   TG_CHECK(!xs.empty(), "stack", "no tensors to stack");
   for (const auto& x : xs)
     TG_CHECK(x.shape() == xs[0].shape(), "stack", "shapes " + shape_str(xs[0].shape()) + " and " + shape_str(x.shape()) + " differ");
-  const std::size_t a = axis_of("stack", axis, xs[0].shape(), xs[0].dim() + 1);
+  const std::size_t a = normalize_axis("stack", axis, xs[0].shape(), xs[0].dim() + 1);
   std::vector<Variable<T>> expanded;
   for (const auto& x : xs) expanded.push_back(unsqueeze(x, static_cast<std::int64_t>(a)));
   return expanded.size() == 1 ? expanded[0] : concat(expanded, static_cast<std::int64_t>(a));
@@ -255,7 +245,7 @@ Variable<T> stack(const std::vector<Variable<T>>& xs, std::int64_t axis) {
 
 template <class T>
 std::vector<Variable<T>> split(const Variable<T>& x, const std::vector<std::int64_t>& sizes, std::int64_t axis) {
-  const std::size_t a = axis_of("split", axis, x.shape(), x.dim());
+  const std::size_t a = normalize_axis("split", axis, x.shape());
   std::int64_t total = 0;
   for (auto s : sizes) {
     TG_CHECK(s >= 0, "split", "negative size in " + axes_str(sizes) + " (tensor " + shape_str(x.shape()) + ")");

@@ -27,16 +27,6 @@ Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b) {
 }
 
 namespace {
-/// normalize_axis, quoting the tensor's shape when the axis is out of range. `rank` is the
-/// rank the axis counts in: x's, or one more where it names a position in the result.
-std::size_t axis_of(const char* op, std::int64_t axis, const Shape& shape, std::size_t rank) {
-  const auto n = static_cast<std::int64_t>(rank);
-  TG_CHECK(axis >= -n && axis < n, op,
-           "axis " + std::to_string(axis) + " is out of range for " + shape_str(shape) +
-               (n == 0 ? " (it has no axes)" : " (valid: " + std::to_string(-n) + " to " + std::to_string(n - 1) + ")"));
-  return normalize_axis(op, axis, rank);
-}
-
 std::size_t count(const Shape& s) {
   return std::accumulate(s.begin(), s.end(), std::size_t(1), std::multiplies<>());
 }
@@ -137,7 +127,7 @@ Variable<T> permute(const Variable<T>& x, const Axes& axes) {
   std::vector<std::size_t> perm(axes.size());
   std::vector<bool> seen(axes.size(), false);
   for (std::size_t i = 0; i < axes.size(); ++i) {
-    perm[i] = axis_of("permute", axes[i], x.shape(), x.dim());
+    perm[i] = normalize_axis("permute", axes[i], x.shape());
     TG_CHECK(!seen[perm[i]], "permute", "axes " + axes_str(axes) + " name an axis of " + shape_str(x.shape()) + " twice");
     seen[perm[i]] = true;
   }
@@ -156,8 +146,8 @@ Variable<T> transpose(const Variable<T>& x, std::int64_t axis0, std::int64_t axi
            "axes " + std::to_string(axis0) + " and " + std::to_string(axis1) + " for a tensor of shape " +
                shape_str(x.shape()));
   if (x.dim() < 2) return x;  // as torch.t(): vectors and scalars are their own transpose
-  const std::size_t a = axis_of("transpose", axis0, x.shape(), x.dim());
-  const std::size_t b = axis_of("transpose", axis1, x.shape(), x.dim());
+  const std::size_t a = normalize_axis("transpose", axis0, x.shape());
+  const std::size_t b = normalize_axis("transpose", axis1, x.shape());
   Axes perm(x.dim());
   std::iota(perm.begin(), perm.end(), 0);
   std::swap(perm[a], perm[b]);
@@ -167,8 +157,8 @@ Variable<T> transpose(const Variable<T>& x, std::int64_t axis0, std::int64_t axi
 template <class T>
 Variable<T> flatten(const Variable<T>& x, std::int64_t start, std::int64_t end) {
   if (x.dim() == 0) return reshape_to(x, Shape{1});
-  const std::size_t s = axis_of("flatten", start, x.shape(), x.dim());
-  const std::size_t e = axis_of("flatten", end, x.shape(), x.dim());
+  const std::size_t s = normalize_axis("flatten", start, x.shape());
+  const std::size_t e = normalize_axis("flatten", end, x.shape());
   TG_CHECK(s <= e, "flatten",
            "start axis " + std::to_string(start) + " comes after end axis " + std::to_string(end) + " of " +
                shape_str(x.shape()));
@@ -188,7 +178,7 @@ Variable<T> squeeze(const Variable<T>& x, const Axes& axes) {
     for (std::size_t i = 0; i < x.dim(); ++i) drop[i] = x.shape()[i] == 1;
   } else {
     for (auto a : axes) {
-      const std::size_t i = axis_of("squeeze", a, x.shape(), x.dim());
+      const std::size_t i = normalize_axis("squeeze", a, x.shape());
       TG_CHECK(x.shape()[i] == 1, "squeeze",
                "axis " + std::to_string(a) + " of " + shape_str(x.shape()) + " has size " + std::to_string(x.shape()[i]) +
                    ", not 1");
@@ -203,7 +193,7 @@ Variable<T> squeeze(const Variable<T>& x, const Axes& axes) {
 
 template <class T>
 Variable<T> unsqueeze(const Variable<T>& x, std::int64_t axis) {
-  const std::size_t a = axis_of("unsqueeze", axis, x.shape(), x.dim() + 1);
+  const std::size_t a = normalize_axis("unsqueeze", axis, x.shape(), x.dim() + 1);
   Shape shape;  // (built by push_back: svector::insert of a size-1 axis trips GCC 12's -Warray-bounds)
   for (std::size_t i = 0; i <= x.dim(); ++i) shape.push_back(i == a ? 1 : x.shape()[i - (i > a)]);
   return reshape_to(x, shape);
