@@ -1,7 +1,7 @@
 #pragma once
-// Energy-based models (LeCun, Chopra, Hadsell, Ranzato, Huang 2006): a model is an energy
-// E(W, Y, X, Z), an inference algorithm that finds the Y (and Z) of lowest energy, a loss
-// that shapes the energy surface, and an optimizer for W.
+// Energy-based models (LeCun, "Energy-Based Models, Part 2"; LeCun & Huang, "Loss Functions for
+// Energy-Based Models"): a model is an energy E(W, Y, X, Z), an inference algorithm that finds
+// the Y (and Z) of lowest energy, a loss that shapes the energy surface, and an optimizer for W.
 //
 // Every loss here is a plain expression of tapegrad ops (no hand-written derivative), at two
 // levels:
