@@ -30,6 +30,9 @@ std::string shape_str(const Shape& shape) {
 
 std::string axes_str(const std::vector<std::int64_t>& axes);
 
+/// The shortest text that reads back as v ("0.5", "1e-08"; not std::to_string's "0.500000").
+std::string number_str(double v);
+
 }  // namespace tg
 
 /// Throws tg::Error("<op>: <message>") when cond is false. The message is built only on failure.

@@ -8,7 +8,6 @@
 
 #include <xtensor/xio.hpp>
 
-#include "axes.hpp"
 #include "ops/elementwise.hpp"
 
 namespace tg {
@@ -24,30 +23,6 @@ bool is_grad_enabled() { return grad_enabled; }
 void set_grad_enabled(bool enabled) { grad_enabled = enabled; }
 bool is_anomaly_enabled() { return anomaly_enabled; }
 void set_anomaly_enabled(bool enabled) { anomaly_enabled = enabled; }
-
-// ---- axes ---------------------------------------------------------------------------------------
-std::string axes_str(const std::vector<std::int64_t>& axes) { return shape_str(axes); }
-
-std::size_t normalize_axis(const char* op, std::int64_t axis, std::size_t ndim) {
-  const auto n = static_cast<std::int64_t>(ndim);
-  TG_CHECK(axis >= -n && axis < n, op,
-           "axis " + std::to_string(axis) + " is out of range for a tensor of rank " + std::to_string(ndim) +
-               " (valid: " + std::to_string(-n) + " to " + std::to_string(n - 1) + ")");
-  return static_cast<std::size_t>(axis < 0 ? axis + n : axis);
-}
-
-std::vector<std::size_t> normalize_axes(const char* op, const std::vector<std::int64_t>& axes, std::size_t ndim) {
-  std::vector<std::size_t> out;
-  if (axes.empty()) {
-    for (std::size_t i = 0; i < ndim; ++i) out.push_back(i);
-    return out;
-  }
-  for (auto a : axes) out.push_back(normalize_axis(op, a, ndim));
-  std::sort(out.begin(), out.end());
-  TG_CHECK(std::adjacent_find(out.begin(), out.end()) == out.end(), op,
-           "axes " + axes_str(axes) + " name the same axis twice");
-  return out;
-}
 
 // ---- nodes ----------------------------------------------------------------------------------------
 template <class T>

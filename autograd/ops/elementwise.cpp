@@ -1,6 +1,8 @@
 // Elementwise ops: each one's value, then its derivative written with ops.
 #include "elementwise.hpp"
 
+#include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <functional>
 
@@ -99,15 +101,28 @@ Variable<T> pow(const Variable<T>& x, Scalar<T> p) {
                     });
 }
 
-/// d(x^p)/dx = p x^(p-1), d(x^p)/dp = x^p log x
+namespace {
+/// x with every 0 replaced by 1 (a constant shift, so gradients pass through unchanged), or x
+/// itself when it has no zeros.
+template <class T>
+Variable<T> zeros_to_one(const Variable<T>& x) {
+  const auto& v = x.value();
+  if (std::find(v.begin(), v.end(), T(0)) == v.end()) return x;
+  return x + constant(kernels::map<T>(v, [](T u) { return T(u == 0); }));
+}
+}  // namespace
+
+/// d(x^p)/dx = p x^(p-1), d(x^p)/dp = x^p log x. As in PyTorch the first is 0 where p = 0 and
+/// the second 0 where x = 0 (and p >= 0); both are computed through 1 substituted for the zero
+/// (p x^(p'-1), x^p log x'), so no 0 * inf NaN appears, not even in higher derivatives.
 template <class T>
 Variable<T> pow(const Variable<T>& x, const Variable<T>& p) {
   return make_op<T>("pow", kernels::map2<T>("pow", x.value(), p.value(), [](T a, T b) { return std::pow(a, b); }),
                     {x, p}, [](const GradContext<T>& c) -> Grads<T> {
                       const auto& x = c.in[0];
                       const auto& p = c.in[1];
-                      return {if_needed(c, 0, [&] { return sum_to(c.grad * p * pow(x, p - T(1)), x.shape()); }),
-                              if_needed(c, 1, [&] { return sum_to(c.grad * c.out * log(x), p.shape()); })};
+                      return {if_needed(c, 0, [&] { return sum_to(c.grad * p * pow(x, zeros_to_one(p) - T(1)), x.shape()); }),
+                              if_needed(c, 1, [&] { return sum_to(c.grad * c.out * log(zeros_to_one(x)), p.shape()); })};
                     });
 }
 
@@ -178,11 +193,13 @@ Variable<T> sigmoid(const Variable<T>& x) {
                     [](const GradContext<T>& c) -> Grads<T> { return {c.grad * c.out * (T(1) - c.out)}; });
 }
 
+// Written v <= 0 ? 0 : v, not v > 0 ? v : 0, so that a NaN passes through (as in PyTorch)
+// instead of silently becoming 0.
 template <class T>
 Variable<T> relu(const Variable<T>& x) {
-  return make_op<T>("relu", kernels::map<T>(x.value(), [](T v) { return v > 0 ? v : T(0); }), {x},
+  return make_op<T>("relu", kernels::map<T>(x.value(), [](T v) { return v <= 0 ? T(0) : v; }), {x},
                     [](const GradContext<T>& c) -> Grads<T> {
-                      return {c.grad * constant(kernels::map<T>(c.in[0].value(), [](T v) { return T(v > 0); }))};
+                      return {c.grad * constant(kernels::map<T>(c.in[0].value(), [](T v) { return T(!(v <= 0)); }))};
                     });
 }
 
@@ -214,7 +231,8 @@ Variable<T> softplus(const Variable<T>& x) {
 
 template <class T>
 Variable<T> clamp(const Variable<T>& x, Scalar<T> lo, Scalar<T> hi) {
-  TG_CHECK(lo <= hi, "clamp", "lo " + std::to_string(lo) + " is greater than hi " + std::to_string(hi));
+  TG_CHECK(lo <= hi, "clamp",
+           "lo " + number_str(lo) + " is greater than hi " + number_str(hi) + " (input " + shape_str(x.shape()) + ")");
   return make_op<T>("clamp", kernels::map<T>(x.value(), [lo, hi](T v) { return std::min(std::max(v, lo), hi); }), {x},
                     [lo, hi](const GradContext<T>& c) -> Grads<T> {
                       return {c.grad * constant(kernels::map<T>(c.in[0].value(), [lo, hi](T v) { return T(v >= lo && v <= hi); }))};
@@ -223,6 +241,7 @@ Variable<T> clamp(const Variable<T>& x, Scalar<T> lo, Scalar<T> hi) {
 
 namespace {
 /// Gradient share of `a` in max/min(a, b): 1 where it wins, 1/2 at ties, 0 where it loses.
+/// A NaN wins (it is the result), so its gradient goes where the NaN came from.
 template <class T, class Wins>
 Variable<T> share_of_a(const char* op, const Variable<T>& a, const Variable<T>& b, Wins wins) {
   return constant(kernels::map2<T>(op, a.value(), b.value(), [wins](T u, T v) { return wins(u, v) ? T(1) : u == v ? T(0.5) : T(0); }));
@@ -238,14 +257,17 @@ Variable<T> extremum(const char* op, const Variable<T>& a, const Variable<T>& b,
 }
 }  // namespace
 
+// A NaN on either side is the result (as torch.maximum), not dropped for the other number.
 template <class T>
 Variable<T> maximum(const Variable<T>& a, const Variable<T>& b) {
-  return extremum<T>("maximum", a, b, [](T u, T v) { return u > v ? u : v; }, [](T u, T v) { return u > v; });
+  auto wins = [](T u, T v) { return u > v || (std::isnan(u) && !std::isnan(v)); };
+  return extremum<T>("maximum", a, b, [wins](T u, T v) { return wins(u, v) ? u : v; }, wins);
 }
 
 template <class T>
 Variable<T> minimum(const Variable<T>& a, const Variable<T>& b) {
-  return extremum<T>("minimum", a, b, [](T u, T v) { return u < v ? u : v; }, [](T u, T v) { return u < v; });
+  auto wins = [](T u, T v) { return u < v || (std::isnan(u) && !std::isnan(v)); };
+  return extremum<T>("minimum", a, b, [wins](T u, T v) { return wins(u, v) ? u : v; }, wins);
 }
 
 template <class T>

@@ -21,32 +21,12 @@ Variable<T> constant(xt::xarray<T>&& a) {
   return Variable<T>(std::move(a));
 }
 
-/// The axes of x a reduction folds: sorted, unique, non-negative; {} = all. Errors name the
-/// op and x's shape (normalize_axes alone does not know the shape).
-std::vector<std::size_t> reduction_axes(const char* op, const Axes& axes, const Shape& shape) {
-  const auto n = static_cast<std::int64_t>(shape.size());
-  for (auto a : axes)
-    TG_CHECK(a >= -n && a < n, op,
-             "axis " + std::to_string(a) + " is out of range for a tensor of shape " + shape_str(shape) +
-                 " (valid: " + std::to_string(-n) + " to " + std::to_string(n - 1) + ")");
-  std::vector<std::size_t> ax;
-  for (auto a : axes) ax.push_back(static_cast<std::size_t>(a < 0 ? a + n : a));
-  std::sort(ax.begin(), ax.end());
-  TG_CHECK(std::adjacent_find(ax.begin(), ax.end()) == ax.end(), op,
-           "axes " + axes_str(axes) + " of a tensor of shape " + shape_str(shape) + " name the same axis twice");
-  return normalize_axes(op, axes, shape.size());
-}
-
 /// Ops without a value for an empty reduction (max, min, argmax, ...) refuse one.
 void check_not_empty(const char* op, const Axes& axes, const Shape& shape, const std::vector<std::size_t>& ax) {
   for (auto a : ax)
     TG_CHECK(shape[a] > 0, op,
              "reduction over axes " + (axes.empty() ? std::string("{} (all)") : axes_str(axes)) + " of shape " +
                  shape_str(shape) + ": axis " + std::to_string(a) + " is empty, so there is no value to take");
-}
-
-std::size_t single_axis(const char* op, std::int64_t axis, const Shape& shape) {
-  return reduction_axes(op, {axis}, shape)[0];
 }
 
 /// a reshaped copy of an array (the reduced shape with or without the kept size-1 axes).
@@ -106,7 +86,7 @@ xt::xarray<T> logsumexp_kept(const xt::xarray<T>& x, const std::vector<std::size
 /// derivative is 0 and the backward differentiates as such).
 template <class T, class F>
 Variable<T> extremum(const char* op, const Variable<T>& x, const Axes& axes, bool keepdims, T init, F f) {
-  const auto ax = reduction_axes(op, axes, x.shape());
+  const auto ax = normalize_axes(op, axes, x.shape());
   check_not_empty(op, axes, x.shape(), ax);
   return make_op<T>(op, kernels::reduce_associative<T>(x.value(), ax, keepdims, init, f), {x}, [op, ax](const GradContext<T>& c) -> Grads<T> {
     const auto& xv = c.in[0].value();
@@ -121,7 +101,7 @@ Variable<T> extremum(const char* op, const Variable<T>& x, const Axes& axes, boo
 /// Index of the first extremum along one axis: x seen as [outer, n, inner].
 template <class T, class Better>
 IndexArray arg_extremum(const char* op, const Variable<T>& x, std::int64_t axis, bool keepdims, Better better) {
-  const std::size_t a = single_axis(op, axis, x.shape());
+  const std::size_t a = normalize_axis(op, axis, x.shape());
   check_not_empty(op, {axis}, x.shape(), {a});
   const Shape& shape = x.shape();
   IndexArray out = xt::zeros<Index>(kernels::reduced_shape(shape, {a}, keepdims));
@@ -146,7 +126,7 @@ IndexArray arg_extremum(const char* op, const Variable<T>& x, std::int64_t axis,
 
 template <class T>
 Variable<T> sum(const Variable<T>& x, const Axes& axes, bool keepdims) {
-  auto ax = reduction_axes("sum", axes, x.shape());
+  auto ax = normalize_axes("sum", axes, x.shape());
   return make_op<T>("sum", kernels::sum(x.value(), ax, keepdims), {x}, [ax](const GradContext<T>& c) -> Grads<T> {
     return {unreduce(c.grad, c.in[0].shape(), ax)};
   });
@@ -154,7 +134,7 @@ Variable<T> sum(const Variable<T>& x, const Axes& axes, bool keepdims) {
 
 template <class T>
 Variable<T> mean(const Variable<T>& x, const Axes& axes, bool keepdims) {
-  auto ax = reduction_axes("mean", axes, x.shape());
+  auto ax = normalize_axes("mean", axes, x.shape());
   std::size_t n = 1;
   for (auto a : ax) n *= x.shape()[a];
   TG_CHECK(n > 0, "mean", "mean over axes " + axes_str(axes) + " of " + shape_str(x.shape()) + ", which are empty");
@@ -175,7 +155,7 @@ Variable<T> min(const Variable<T>& x, const Axes& axes, bool keepdims) {
 /// differentiates again.
 template <class T>
 Variable<T> logsumexp(const Variable<T>& x, const Axes& axes, bool keepdims) {
-  const auto ax = reduction_axes("logsumexp", axes, x.shape());
+  const auto ax = normalize_axes("logsumexp", axes, x.shape());
   xt::xarray<T> value = logsumexp_kept(x.value(), ax);
   if (!keepdims) value.reshape(kernels::reduced_shape(x.shape(), ax, false));
   return make_op<T>("logsumexp", std::move(value), {x}, [ax](const GradContext<T>& c) -> Grads<T> {
@@ -188,7 +168,7 @@ Variable<T> logsumexp(const Variable<T>& x, const Axes& axes, bool keepdims) {
 /// all 0) gets gradient 0, and no NaN appears at any order.
 template <class T>
 Variable<T> norm(const Variable<T>& x, const Axes& axes, bool keepdims) {
-  const auto ax = reduction_axes("norm", axes, x.shape());
+  const auto ax = normalize_axes("norm", axes, x.shape());
   xt::xarray<T> value = kernels::map<T>(
       kernels::sum(kernels::map<T>(x.value(), [](T v) { return v * v; }), ax, keepdims), [](T v) { return std::sqrt(v); });
   return make_op<T>("norm", std::move(value), {x}, [ax](const GradContext<T>& c) -> Grads<T> {
@@ -212,7 +192,7 @@ IndexArray argmin(const Variable<T>& x, std::int64_t axis, bool keepdims) {
 /// d softmax: out * (g - sum(g * out, axis)), written with ops.
 template <class T>
 Variable<T> softmax(const Variable<T>& x, std::int64_t axis) {
-  const std::size_t a = single_axis("softmax", axis, x.shape());
+  const std::size_t a = normalize_axis("softmax", axis, x.shape());
   const std::vector<std::size_t> ax{a};
   const xt::xarray<T> m = stable_shift(x.value(), ax);
   xt::xarray<T> e = kernels::map2<T>("softmax", x.value(), m, [](T u, T v) { return std::exp(u - v); });
@@ -226,7 +206,7 @@ Variable<T> softmax(const Variable<T>& x, std::int64_t axis) {
 /// d log_softmax: g - exp(out) * sum(g, axis), written with ops.
 template <class T>
 Variable<T> log_softmax(const Variable<T>& x, std::int64_t axis) {
-  const std::size_t a = single_axis("log_softmax", axis, x.shape());
+  const std::size_t a = normalize_axis("log_softmax", axis, x.shape());
   const std::vector<std::size_t> ax{a};
   // (x - m) - log(sum(exp(x - m))) rather than x - logsumexp(x): the shifted values are
   // small, so nothing is lost to rounding at |x| ~ 1000 (in float, an ulp there is 6e-5)

@@ -67,9 +67,8 @@ Variable<T> index_add(const Variable<T>& g, std::size_t axis, const IndexArray& 
 template <class F>
 void for_each_indexed(const IndexArray& index, const Shape& target, std::size_t axis, F f) {
   const std::size_t r = index.dimension();
-  std::vector<std::size_t> stride(r, 1);
+  Shape stride(r, 1), pos(r, 0);  // (svector: std::vector here trips GCC 12's -Wfree-nonheap-object)
   for (std::size_t d = r; d-- > 1;) stride[d - 1] = stride[d] * target[d];
-  std::vector<std::size_t> pos(r, 0);
   std::size_t base = 0;  // offset of pos with the axis coordinate left out
   for (std::size_t e = 0, n = index.size(); e < n; ++e) {
     f(e, base + static_cast<std::size_t>(index.data()[e]) * stride[axis]);
@@ -96,12 +95,13 @@ void check_gather_index(const char* op, const IndexArray& index, const Shape& x_
 
 template <class T>
 Variable<T> narrow(const Variable<T>& x, std::int64_t axis, std::int64_t start, std::int64_t length) {
-  const std::size_t a = normalize_axis("narrow", axis, x.dim());
+  const std::size_t a = normalize_axis("narrow", axis, x.shape());
   const auto n = static_cast<std::int64_t>(x.shape()[a]);
+  const std::int64_t given = start;
   if (start < 0) start += n;
   TG_CHECK(start >= 0 && length >= 0 && start + length <= n, "narrow",
-           "elements " + std::to_string(start) + " to " + std::to_string(start + length - 1) + " of axis " +
-               std::to_string(axis) + " of " + shape_str(x.shape()) + " are out of range");
+           "start " + std::to_string(given) + " and length " + std::to_string(length) + " are out of range for axis " +
+               std::to_string(axis) + " of " + shape_str(x.shape()) + " (size " + std::to_string(n) + ")");
   if (start == 0 && length == n) return x;
   const AxisView v(x.shape(), a);
   const auto s = static_cast<std::size_t>(start), len = static_cast<std::size_t>(length);
@@ -115,8 +115,8 @@ Variable<T> narrow(const Variable<T>& x, std::int64_t axis, std::int64_t start, 
 
 template <class T>
 Variable<T> slice(const Variable<T>& x, std::int64_t axis, std::int64_t start, std::int64_t stop, std::int64_t step) {
-  const std::size_t a = normalize_axis("slice", axis, x.dim());
-  TG_CHECK(step > 0, "slice", "step must be positive, got " + std::to_string(step));
+  const std::size_t a = normalize_axis("slice", axis, x.shape());
+  TG_CHECK(step > 0, "slice", "step must be positive, got " + std::to_string(step) + " (tensor " + shape_str(x.shape()) + ")");
   const auto n = static_cast<std::int64_t>(x.shape()[a]);
   auto clip = [n](std::int64_t i) { return std::clamp<std::int64_t>(i < 0 ? i + n : i, 0, n); };
   start = clip(start);
@@ -128,8 +128,9 @@ Variable<T> slice(const Variable<T>& x, std::int64_t axis, std::int64_t start, s
 
 template <class T>
 Variable<T> index_select(const Variable<T>& x, std::int64_t axis, const IndexArray& index) {
-  const std::size_t a = normalize_axis("index_select", axis, x.dim());
-  TG_CHECK(index.dimension() == 1, "index_select", "index must be 1-D, got shape " + shape_str(index.shape()));
+  const std::size_t a = normalize_axis("index_select", axis, x.shape());
+  TG_CHECK(index.dimension() == 1, "index_select",
+           "index must be 1-D, got shape " + shape_str(index.shape()) + " (tensor " + shape_str(x.shape()) + ")");
   check_index_range("index_select", index, x.shape()[a], x.shape(), a);
   const AxisView v(x.shape(), a);
   xt::xarray<T> out = xt::empty<T>(with_axis(x.shape(), a, index.size()));
@@ -144,7 +145,7 @@ Variable<T> index_select(const Variable<T>& x, std::int64_t axis, const IndexArr
 
 template <class T>
 Variable<T> gather(const Variable<T>& x, std::int64_t axis, const IndexArray& index) {
-  const std::size_t a = normalize_axis("gather", axis, x.dim());
+  const std::size_t a = normalize_axis("gather", axis, x.shape());
   check_gather_index("gather", index, x.shape(), a);
   xt::xarray<T> out = xt::empty<T>(Shape(index.shape().begin(), index.shape().end()));
   const T* src = x.value().data();
@@ -157,7 +158,7 @@ Variable<T> gather(const Variable<T>& x, std::int64_t axis, const IndexArray& in
 
 template <class T>
 Variable<T> scatter_add(const Variable<T>& x, std::int64_t axis, const IndexArray& index, const Variable<T>& src) {
-  const std::size_t a = normalize_axis("scatter_add", axis, x.dim());
+  const std::size_t a = normalize_axis("scatter_add", axis, x.shape());
   check_gather_index("scatter_add", index, x.shape(), a);
   TG_CHECK(src.dim() == index.dimension(), "scatter_add",
            "src of shape " + shape_str(src.shape()) + " must have the rank of index " + shape_str(index.shape()));
@@ -199,8 +200,8 @@ template <class T>
 Variable<T> concat(const std::vector<Variable<T>>& xs, std::int64_t axis) {
   TG_CHECK(!xs.empty(), "concat", "no tensors to join");
   const Shape& first = xs[0].shape();
-  TG_CHECK(!first.empty(), "concat", "cannot join 0-dimensional tensors (use stack)");
-  const std::size_t a = normalize_axis("concat", axis, first.size());
+  TG_CHECK(!first.empty(), "concat", "cannot join 0-dimensional tensors of shape [] (use stack)");
+  const std::size_t a = normalize_axis("concat", axis, first);
   std::size_t total = 0;
   for (const auto& x : xs) {
     bool same = x.dim() == first.size();
@@ -236,7 +237,7 @@ Variable<T> stack(const std::vector<Variable<T>>& xs, std::int64_t axis) {
   TG_CHECK(!xs.empty(), "stack", "no tensors to stack");
   for (const auto& x : xs)
     TG_CHECK(x.shape() == xs[0].shape(), "stack", "shapes " + shape_str(xs[0].shape()) + " and " + shape_str(x.shape()) + " differ");
-  const std::size_t a = normalize_axis("stack", axis, xs[0].dim() + 1);
+  const std::size_t a = normalize_axis("stack", axis, xs[0].shape(), xs[0].dim() + 1);
   std::vector<Variable<T>> expanded;
   for (const auto& x : xs) expanded.push_back(unsqueeze(x, static_cast<std::int64_t>(a)));
   return expanded.size() == 1 ? expanded[0] : concat(expanded, static_cast<std::int64_t>(a));
@@ -244,10 +245,10 @@ Variable<T> stack(const std::vector<Variable<T>>& xs, std::int64_t axis) {
 
 template <class T>
 std::vector<Variable<T>> split(const Variable<T>& x, const std::vector<std::int64_t>& sizes, std::int64_t axis) {
-  const std::size_t a = normalize_axis("split", axis, x.dim());
+  const std::size_t a = normalize_axis("split", axis, x.shape());
   std::int64_t total = 0;
   for (auto s : sizes) {
-    TG_CHECK(s >= 0, "split", "negative size in " + axes_str(sizes));
+    TG_CHECK(s >= 0, "split", "negative size in " + axes_str(sizes) + " (tensor " + shape_str(x.shape()) + ")");
     total += s;
   }
   TG_CHECK(total == static_cast<std::int64_t>(x.shape()[a]), "split",
@@ -264,7 +265,8 @@ std::vector<Variable<T>> split(const Variable<T>& x, const std::vector<std::int6
 
 template <class T>
 Variable<T> one_hot(const IndexArray& labels, std::int64_t num_classes) {
-  TG_CHECK(num_classes > 0, "one_hot", "num_classes must be positive, got " + std::to_string(num_classes));
+  TG_CHECK(num_classes > 0, "one_hot",
+           "num_classes must be positive, got " + std::to_string(num_classes) + " (labels " + shape_str(labels.shape()) + ")");
   Shape shape(labels.shape().begin(), labels.shape().end());
   shape.push_back(static_cast<std::size_t>(num_classes));
   xt::xarray<T> out = xt::zeros<T>(shape);

@@ -56,10 +56,12 @@ Variable<T> reshape(const Variable<T>& x, const std::vector<std::int64_t>& shape
   int inferred = -1;
   for (std::size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] == -1) {
-      TG_CHECK(inferred < 0, "reshape", "only one size may be -1 in " + axes_str(shape));
+      TG_CHECK(inferred < 0, "reshape",
+               "cannot reshape " + shape_str(x.shape()) + " to " + axes_str(shape) + ": only one size may be -1");
       inferred = static_cast<int>(i);
     } else {
-      TG_CHECK(shape[i] >= 0, "reshape", "negative size in " + axes_str(shape));
+      TG_CHECK(shape[i] >= 0, "reshape",
+               "cannot reshape " + shape_str(x.shape()) + " to " + axes_str(shape) + ": negative size");
       target[i] = static_cast<std::size_t>(shape[i]);
       known *= target[i];
     }
@@ -125,8 +127,8 @@ Variable<T> permute(const Variable<T>& x, const Axes& axes) {
   std::vector<std::size_t> perm(axes.size());
   std::vector<bool> seen(axes.size(), false);
   for (std::size_t i = 0; i < axes.size(); ++i) {
-    perm[i] = normalize_axis("permute", axes[i], x.dim());
-    TG_CHECK(!seen[perm[i]], "permute", "axes " + axes_str(axes) + " name an axis twice");
+    perm[i] = normalize_axis("permute", axes[i], x.shape());
+    TG_CHECK(!seen[perm[i]], "permute", "axes " + axes_str(axes) + " name an axis of " + shape_str(x.shape()) + " twice");
     seen[perm[i]] = true;
   }
   bool identity = true;
@@ -144,8 +146,8 @@ Variable<T> transpose(const Variable<T>& x, std::int64_t axis0, std::int64_t axi
            "axes " + std::to_string(axis0) + " and " + std::to_string(axis1) + " for a tensor of shape " +
                shape_str(x.shape()));
   if (x.dim() < 2) return x;  // as torch.t(): vectors and scalars are their own transpose
-  const std::size_t a = normalize_axis("transpose", axis0, x.dim());
-  const std::size_t b = normalize_axis("transpose", axis1, x.dim());
+  const std::size_t a = normalize_axis("transpose", axis0, x.shape());
+  const std::size_t b = normalize_axis("transpose", axis1, x.shape());
   Axes perm(x.dim());
   std::iota(perm.begin(), perm.end(), 0);
   std::swap(perm[a], perm[b]);
@@ -155,9 +157,11 @@ Variable<T> transpose(const Variable<T>& x, std::int64_t axis0, std::int64_t axi
 template <class T>
 Variable<T> flatten(const Variable<T>& x, std::int64_t start, std::int64_t end) {
   if (x.dim() == 0) return reshape_to(x, Shape{1});
-  const std::size_t s = normalize_axis("flatten", start, x.dim());
-  const std::size_t e = normalize_axis("flatten", end, x.dim());
-  TG_CHECK(s <= e, "flatten", "start axis " + std::to_string(start) + " comes after end axis " + std::to_string(end));
+  const std::size_t s = normalize_axis("flatten", start, x.shape());
+  const std::size_t e = normalize_axis("flatten", end, x.shape());
+  TG_CHECK(s <= e, "flatten",
+           "start axis " + std::to_string(start) + " comes after end axis " + std::to_string(end) + " of " +
+               shape_str(x.shape()));
   Shape shape;
   for (std::size_t i = 0; i < s; ++i) shape.push_back(x.shape()[i]);
   std::size_t merged = 1;
@@ -174,7 +178,7 @@ Variable<T> squeeze(const Variable<T>& x, const Axes& axes) {
     for (std::size_t i = 0; i < x.dim(); ++i) drop[i] = x.shape()[i] == 1;
   } else {
     for (auto a : axes) {
-      const std::size_t i = normalize_axis("squeeze", a, x.dim());
+      const std::size_t i = normalize_axis("squeeze", a, x.shape());
       TG_CHECK(x.shape()[i] == 1, "squeeze",
                "axis " + std::to_string(a) + " of " + shape_str(x.shape()) + " has size " + std::to_string(x.shape()[i]) +
                    ", not 1");
@@ -189,9 +193,9 @@ Variable<T> squeeze(const Variable<T>& x, const Axes& axes) {
 
 template <class T>
 Variable<T> unsqueeze(const Variable<T>& x, std::int64_t axis) {
-  const std::size_t a = normalize_axis("unsqueeze", axis, x.dim() + 1);
-  Shape shape(x.shape().begin(), x.shape().end());
-  shape.insert(shape.begin() + static_cast<std::ptrdiff_t>(a), 1);
+  const std::size_t a = normalize_axis("unsqueeze", axis, x.shape(), x.dim() + 1);
+  Shape shape;  // (built by push_back: svector::insert of a size-1 axis trips GCC 12's -Warray-bounds)
+  for (std::size_t i = 0; i <= x.dim(); ++i) shape.push_back(i == a ? 1 : x.shape()[i - (i > a)]);
   return reshape_to(x, shape);
 }
 

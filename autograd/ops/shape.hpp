@@ -39,6 +39,13 @@ template <class T> Variable<T> scatter_add(const Variable<T>& x, std::int64_t ax
 template <class T> Variable<T> concat(const std::vector<Variable<T>>& xs, std::int64_t axis = 0);
 /// Join along a new axis.
 template <class T> Variable<T> stack(const std::vector<Variable<T>>& xs, std::int64_t axis = 0);
+// concat({a, b}) and stack({a, b}): a braced list cannot deduce T for a std::vector parameter.
+template <class T> Variable<T> concat(std::initializer_list<Variable<T>> xs, std::int64_t axis = 0) {
+  return concat(std::vector<Variable<T>>(xs), axis);
+}
+template <class T> Variable<T> stack(std::initializer_list<Variable<T>> xs, std::int64_t axis = 0) {
+  return stack(std::vector<Variable<T>>(xs), axis);
+}
 /// Pieces of the given sizes along axis (the sizes sum to the axis length).
 template <class T> std::vector<Variable<T>> split(const Variable<T>& x, const std::vector<std::int64_t>& sizes, std::int64_t axis = 0);
 /// [..., k] with a 1 at each label (labels in [0, k)); no gradient.

@@ -1,0 +1,66 @@
+#pragma once
+// LayerNorm and BatchNorm1d, written as expressions of ops (mean, variance, affine).
+#include <cstddef>
+
+#include "module.hpp"
+
+namespace tg::nn {
+
+struct LayerNormOptions {
+  double eps = 1e-5;
+  bool elementwise_affine = true;  // learnable weight (init 1) and bias (init 0) of normalized_shape
+};
+
+/// y = (x - mean) / sqrt(var + eps) * weight + bias, with mean and (biased) var taken over the
+/// trailing axes that match normalized_shape; x is [..., *normalized_shape].
+template <class T = float>
+class LayerNorm : public Module<T> {
+ public:
+  explicit LayerNorm(Shape normalized_shape, LayerNormOptions options = {});
+  explicit LayerNorm(std::size_t normalized_size, LayerNormOptions options = {})
+      : LayerNorm(Shape{normalized_size}, options) {}
+  Variable<T> forward(const Variable<T>& x) override;
+  std::string extra_repr() const override;
+
+  Variable<T> weight;  // undefined without elementwise_affine
+  Variable<T> bias;
+
+ private:
+  Shape normalized_shape_;
+  LayerNormOptions options_;
+};
+
+struct BatchNormOptions {
+  double eps = 1e-5;
+  double momentum = 0.1;            // running = (1 - momentum) running + momentum batch
+  bool affine = true;               // learnable weight (init 1) and bias (init 0) per feature
+  bool track_running_stats = true;  // keep running_mean / running_var buffers for eval()
+};
+
+/// Batch normalisation over [N, C] or [N, C, L], per feature C. In training, the batch's
+/// mean and biased variance normalise, and the running statistics (buffers running_mean,
+/// init 0, and running_var, init 1) move towards the batch mean and the *unbiased* batch
+/// variance (as PyTorch). In eval() the running statistics normalise instead.
+template <class T = float>
+class BatchNorm1d : public Module<T> {
+ public:
+  explicit BatchNorm1d(std::size_t num_features, BatchNormOptions options = {});
+  Variable<T> forward(const Variable<T>& x) override;
+  std::string extra_repr() const override;
+
+  Variable<T> weight;  // undefined without affine
+  Variable<T> bias;
+  Variable<T> running_mean;  // undefined without track_running_stats
+  Variable<T> running_var;
+
+ private:
+  std::size_t num_features_;
+  BatchNormOptions options_;
+};
+
+extern template class LayerNorm<float>;
+extern template class LayerNorm<double>;
+extern template class BatchNorm1d<float>;
+extern template class BatchNorm1d<double>;
+
+}  // namespace tg::nn

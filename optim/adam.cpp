@@ -1,0 +1,103 @@
+// Adam, AMSGrad and AdamW: one raw loop over each parameter, shared by both classes.
+#include "adam.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace tg::optim {
+
+namespace {
+constexpr const char* adam_buffers[] = {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
+
+template <class Options>
+void validate_adam(const Options& o, const char* op) {
+  detail::check_non_negative(op, "lr", o.lr);
+  detail::check_fraction(op, "betas[0]", o.betas[0]);
+  detail::check_fraction(op, "betas[1]", o.betas[1]);
+  detail::check_non_negative(op, "eps", o.eps);
+  detail::check_non_negative(op, "weight_decay", o.weight_decay);
+}
+
+template <class Options>
+std::uint32_t adam_buffers_for(const Options& o) {
+  return o.amsgrad ? 7u : 3u;
+}
+
+/// One Adam step of p (n values) at step t. decoupled: AdamW's weight decay.
+template <class T, class Options>
+void adam_update(T* p, const T* g, T* m, T* v, T* v_max, std::size_t n, std::int64_t t, const Options& o,
+                 bool decoupled) {
+  // Scalars in double, then T, in the order PyTorch's single-tensor Adam computes them.
+  const double bias1 = 1 - std::pow(o.betas[0], static_cast<double>(t));
+  const double bias2 = 1 - std::pow(o.betas[1], static_cast<double>(t));
+  const T step_size = static_cast<T>(o.lr / bias1);
+  const T bias2_sqrt = static_cast<T>(std::sqrt(bias2));
+  const T b1 = static_cast<T>(o.betas[0]), b2 = static_cast<T>(o.betas[1]);
+  const T one_minus_b1 = static_cast<T>(1 - o.betas[0]), one_minus_b2 = static_cast<T>(1 - o.betas[1]);
+  const T eps = static_cast<T>(o.eps), wd = static_cast<T>(o.weight_decay);
+  const T shrink = static_cast<T>(1 - o.lr * o.weight_decay);
+  const bool maximize = o.maximize;
+  for (std::size_t i = 0; i < n; ++i) {
+    T gi = maximize ? -g[i] : g[i];
+    if (decoupled)
+      p[i] *= shrink;
+    else if (wd != 0)
+      gi += wd * p[i];
+    m[i] = b1 * m[i] + one_minus_b1 * gi;
+    v[i] = b2 * v[i] + one_minus_b2 * gi * gi;
+    T second = v[i];
+    if (v_max) second = v_max[i] = std::max(v_max[i], v[i]);
+    p[i] -= step_size * m[i] / (std::sqrt(second) / bias2_sqrt + eps);
+  }
+}
+}  // namespace
+
+void AdamOptions::validate() const { validate_adam(*this, "Adam"); }
+void AdamWOptions::validate() const { validate_adam(*this, "AdamW"); }
+
+template <class T>
+Adam<T>::Adam(std::vector<Variable<T>> params, AdamOptions options)
+    : Adam(std::vector<Group>{Group{std::move(params), std::nullopt}}, options) {}
+template <class T>
+Adam<T>::Adam(std::vector<Group> groups, AdamOptions defaults)
+    : OptimizerOf<T, AdamOptions>("Adam", adam_buffers, std::move(groups), defaults) {}
+template <class T>
+std::uint32_t Adam<T>::buffers_for(const AdamOptions& o) const {
+  return adam_buffers_for(o);
+}
+template <class T>
+void Adam<T>::update(Slot& s, std::uint32_t) {
+  const AdamOptions& o = this->options_[s.group];
+  adam_update<T>(s.param.mutable_value().data(), s.param.grad().value().data(), s.buffers[0].data(),
+                 s.buffers[1].data(), o.amsgrad ? s.buffers[2].data() : nullptr, s.param.numel(), s.step, o,
+                 false);
+}
+
+template <class T>
+AdamW<T>::AdamW(std::vector<Variable<T>> params, AdamWOptions options)
+    : AdamW(std::vector<Group>{Group{std::move(params), std::nullopt}}, options) {}
+template <class T>
+AdamW<T>::AdamW(std::vector<Group> groups, AdamWOptions defaults)
+    : OptimizerOf<T, AdamWOptions>("AdamW", adam_buffers, std::move(groups), defaults) {}
+template <class T>
+std::uint32_t AdamW<T>::buffers_for(const AdamWOptions& o) const {
+  return adam_buffers_for(o);
+}
+template <class T>
+void AdamW<T>::update(Slot& s, std::uint32_t) {
+  const AdamWOptions& o = this->options_[s.group];
+  adam_update<T>(s.param.mutable_value().data(), s.param.grad().value().data(), s.buffers[0].data(),
+                 s.buffers[1].data(), o.amsgrad ? s.buffers[2].data() : nullptr, s.param.numel(), s.step, o,
+                 true);
+}
+
+template class OptimizerOf<float, AdamOptions>;
+template class OptimizerOf<double, AdamOptions>;
+template class OptimizerOf<float, AdamWOptions>;
+template class OptimizerOf<double, AdamWOptions>;
+template class Adam<float>;
+template class Adam<double>;
+template class AdamW<float>;
+template class AdamW<double>;
+
+}  // namespace tg::optim
