@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "kernels.hpp"
+#include "vector_math.hpp"
 #include "shape.hpp"
 
 namespace tg {
@@ -277,7 +278,7 @@ Variable<T> where(const Variable<T>& mask, const Variable<T>& a, const Variable<
   auto other = [](T m, T v) { return m != 0 ? T(0) : v; };
   xt::xarray<T> value = kernels::map2<T>("where", kernels::map2<T>("where", mask.value(), a.value(), chosen),
                                          kernels::map2<T>("where", mask.value(), b.value(), other), std::plus<T>());
-  if (value.shape() != shape) value = xt::xarray<T>(xt::broadcast(value, shape));
+  if (value.shape() != shape) value = kernels::broadcast_to(value, shape);
   Variable<T> taken = constant(kernels::map<T>(mask.value(), [](T m) { return T(m != 0); }));
   return make_op<T>("where", std::move(value), {a, b}, [taken](const GradContext<T>& c) -> Grads<T> {
     return {if_needed(c, 0, [&] { return sum_to(c.grad * taken, c.in[0].shape()); }),

@@ -36,6 +36,35 @@ inline std::vector<std::size_t> broadcast_strides(const Shape& shape, const Shap
   return strides;
 }
 
+/// Walks the rows (runs along the last axis) of `shape`, into which arrays of shapes a and
+/// b broadcast: row(o, offset_a, stride_a, offset_b, stride_b) for row o, where offset is
+/// the element offset of the row's start in a (b) and stride its step along the row (0 or 1
+/// when broadcast or contiguous). One odometer for every broadcasting kernel.
+template <class Row>
+void for_each_broadcast_row(const Shape& shape, const Shape& a, const Shape& b, Row row) {
+  const std::size_t nd = shape.size();
+  std::size_t total = 1;
+  for (auto d : shape) total *= d;
+  if (total == 0) return;
+  if (nd == 0) return row(std::size_t(0), std::size_t(0), std::size_t(0), std::size_t(0), std::size_t(0));
+  const auto sa = broadcast_strides(a, shape);
+  const auto sb = broadcast_strides(b, shape);
+  const std::size_t outer = total / shape[nd - 1];
+  std::vector<std::size_t> index(nd, 0);
+  std::size_t oa = 0, ob = 0;
+  for (std::size_t o = 0; o < outer; ++o) {
+    row(o, oa, sa[nd - 1], ob, sb[nd - 1]);
+    for (std::size_t d = nd - 1; d-- > 0;) {  // odometer over the outer axes
+      oa += sa[d];
+      ob += sb[d];
+      if (++index[d] < shape[d]) break;
+      oa -= sa[d] * shape[d];
+      ob -= sb[d] * shape[d];
+      index[d] = 0;
+    }
+  }
+}
+
 /// f(a, b) elementwise with NumPy broadcasting.
 template <class T, class F>
 xt::xarray<T> map2(const char* op, const xt::xarray<T>& a, const xt::xarray<T>& b, F f) {
@@ -49,19 +78,11 @@ xt::xarray<T> map2(const char* op, const xt::xarray<T>& a, const xt::xarray<T>& 
   }
   const Shape shape = broadcast_shapes(op, a.shape(), b.shape());
   xt::xarray<T> out = xt::empty<T>(shape);
-  const std::size_t nd = shape.size();
-  if (out.size() == 0) return out;
-  const auto sa = broadcast_strides(a.shape(), shape);
-  const auto sb = broadcast_strides(b.shape(), shape);
-  const std::size_t inner = shape[nd - 1];
-  const std::size_t outer = out.size() / inner;
-  const std::size_t ia = sa[nd - 1], ib = sb[nd - 1];
-  std::vector<std::size_t> index(nd, 0);
-  std::size_t oa = 0, ob = 0;
-  T* po = out.data();
-  for (std::size_t o = 0; o < outer; ++o, po += inner) {
+  const std::size_t inner = shape.empty() ? 1 : shape.back();
+  for_each_broadcast_row(shape, a.shape(), b.shape(), [&](std::size_t o, std::size_t oa, std::size_t ia, std::size_t ob, std::size_t ib) {
     const T* pa = a.data() + oa;
     const T* pb = b.data() + ob;
+    T* po = out.data() + o * inner;
     if (ia == 1 && ib == 1) {
       for (std::size_t i = 0; i < inner; ++i) po[i] = f(pa[i], pb[i]);
     } else if (ia == 1) {
@@ -73,15 +94,20 @@ xt::xarray<T> map2(const char* op, const xt::xarray<T>& a, const xt::xarray<T>& 
     } else {
       for (std::size_t i = 0; i < inner; ++i) po[i] = f(pa[i * ia], pb[i * ib]);
     }
-    for (std::size_t d = nd - 1; d-- > 0;) {  // odometer over the outer axes
-      oa += sa[d];
-      ob += sb[d];
-      if (++index[d] < shape[d]) break;
-      oa -= sa[d] * shape[d];
-      ob -= sb[d] * shape[d];
-      index[d] = 0;
-    }
-  }
+  });
+  return out;
+}
+
+/// x broadcast to `shape` (which x must broadcast to), as a new array.
+template <class T>
+xt::xarray<T> broadcast_to(const xt::xarray<T>& x, const Shape& shape) {
+  xt::xarray<T> out = xt::empty<T>(shape);
+  const std::size_t inner = shape.empty() ? 1 : shape.back();
+  for_each_broadcast_row(shape, x.shape(), x.shape(), [&](std::size_t o, std::size_t ox, std::size_t ix, std::size_t, std::size_t) {
+    T* po = out.data() + o * inner;
+    if (ix == 1) std::copy_n(x.data() + ox, inner, po);
+    else std::fill_n(po, inner, x.data()[ox]);
+  });
   return out;
 }
 

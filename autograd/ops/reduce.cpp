@@ -9,6 +9,7 @@
 #include "../axes.hpp"
 #include "elementwise.hpp"
 #include "kernels.hpp"
+#include "vector_math.hpp"
 #include "shape.hpp"
 
 namespace tg {

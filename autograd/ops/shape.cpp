@@ -4,7 +4,6 @@
 
 #include <numeric>
 
-#include <xtensor/xbroadcast.hpp>
 #include <xtensor/xmanipulation.hpp>
 
 #include "../axes.hpp"
@@ -83,7 +82,7 @@ Variable<T> expand(const Variable<T>& x, const Shape& shape) {
   TG_CHECK(x.dim() <= shape.size() && broadcast_shapes("expand", x.shape(), shape) == shape, "expand",
            "cannot broadcast " + shape_str(x.shape()) + " to " + shape_str(shape));
   if (x.shape() == shape) return x;
-  return make_op<T>("expand", xt::xarray<T>(xt::broadcast(x.value(), shape)), {x},
+  return make_op<T>("expand", kernels::broadcast_to(x.value(), shape), {x},
                     [](const GradContext<T>& c) -> Grads<T> { return {sum_to(c.grad, c.in[0].shape())}; });
 }
 
