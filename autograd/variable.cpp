@@ -16,7 +16,10 @@ namespace tg {
 namespace {
 thread_local bool grad_enabled = true;
 thread_local bool anomaly_enabled = false;
-thread_local std::uint64_t tape_position = 0;
+// One tape position for all threads: backward orders nodes by it, and a graph may mix nodes
+// made on several threads (parameters built on one, a forward pass run on another), so the
+// order must be the order of creation across threads, not within each.
+std::atomic<std::uint64_t> tape_position{0};
 }  // namespace
 
 bool is_grad_enabled() { return grad_enabled; }
@@ -26,7 +29,8 @@ void set_anomaly_enabled(bool enabled) { anomaly_enabled = enabled; }
 
 // ---- nodes ----------------------------------------------------------------------------------------
 template <class T>
-Node<T>::Node(xt::xarray<T>&& v) : seq(++tape_position), value(std::move(v)) {}
+Node<T>::Node(xt::xarray<T>&& v)
+    : seq(tape_position.fetch_add(1, std::memory_order_relaxed) + 1), value(std::move(v)) {}
 
 template <class T>
 Node<T>::~Node() {

@@ -149,7 +149,7 @@ struct Node {
   bool released = false;    // backward freed this node's graph (retain_graph was off)
   bool queued = false;      // engine scratch: waiting in the backward queue
   const char* op = nullptr; // null for a leaf
-  std::uint64_t seq;        // position on this thread's tape
+  std::uint64_t seq;        // position on the tape (order of creation, across threads)
   xt::xarray<T> value;
   Variable<T> grad;
   Variable<T> pending;      // engine scratch: gradient gathered so far in one pass

@@ -1,6 +1,8 @@
 // The Variable handle, the tape and the backward engine.
 #include "testing.hpp"
 
+#include <thread>
+
 using namespace tg;
 using tg::testing::check_error;
 using D = Variable<double>;
@@ -217,4 +219,19 @@ TEST_CASE("gradcheck reports a wrong derivative") {
   CHECK(r.analytic == doctest::Approx(3.0));
   CHECK(r.message.find("input 0") != std::string::npos);
   check_error([&] { gradcheck([&](auto& in) { return wrong(in[0]); }, {x}); }, {"gradcheck", "numeric 2", "analytic 3"});
+}
+
+TEST_CASE("a graph built on two threads backpropagates in creation order") {
+  // a is made on this thread after many other nodes; its consumers on another thread. The
+  // tape order must still put a before both of them.
+  D w({1.5}, true);
+  for (int i = 0; i < 5000; ++i) (void)(w * 1.0);
+  D a = w * 2.0;
+  D c;
+  std::thread([&] {
+    D b = a * 3.0;
+    c = sum(a + b);  // dc/da = 1 + 3, dc/dw = 8
+  }).join();
+  c.backward();
+  CHECK(w.grad().item() == doctest::Approx(8.0));
 }
