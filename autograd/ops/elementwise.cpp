@@ -195,12 +195,13 @@ Variable<T> sigmoid(const Variable<T>& x) {
 }
 
 // Written v <= 0 ? 0 : v, not v > 0 ? v : 0, so that a NaN passes through (as in PyTorch)
-// instead of silently becoming 0.
+// instead of silently becoming 0. The mask is a select of two constants, which vectorises;
+// T(!(v <= 0)) went through an integer and stayed scalar (4x slower).
 template <class T>
 Variable<T> relu(const Variable<T>& x) {
   return make_op<T>("relu", kernels::map<T>(x.value(), [](T v) { return v <= 0 ? T(0) : v; }), {x},
                     [](const GradContext<T>& c) -> Grads<T> {
-                      return {c.grad * constant(kernels::map<T>(c.in[0].value(), [](T v) { return T(!(v <= 0)); }))};
+                      return {c.grad * constant(kernels::map<T>(c.in[0].value(), [](T v) { return v <= 0 ? T(0) : T(1); }))};
                     });
 }
 
