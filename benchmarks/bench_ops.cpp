@@ -1,6 +1,7 @@
 // Forward-vs-backward micro-benchmarks of the tape and the core ops (the workloads of
 // ../shared/BENCHMARKS.md: W1 tape overhead, W2 small tensors, the big elementwise,
-// reduction, matmul and softmax ops, W3 the MLP with its loss and one Adam training step,
+// reduction, matmul and softmax ops, W3 the MLP with its loss, one Adam training step and
+// the same GEMMs on raw buffers (its floor),
 // and W7 the raw sgemm ceiling).
 //
 // Each iteration builds the graph (timed: "forward"), calls backward() (timed: "backward"),
@@ -245,6 +246,50 @@ void define_workloads() {
       return tg::nn::cross_entropy(model->forward(x), labels);
     };
     w->update = [adam] { adam->step(); };
+    workloads.push_back(std::move(w));
+  }
+  // W3's floor: the same GEMMs (forward x W^T; backward G^T A and, past the first layer,
+  // G W) on raw buffers with cblas_sgemm, nothing else, measured in the same run.
+  for (std::size_t batch : {64, 256}) {
+    struct Buffers {
+      int b = 0;
+      int width[4] = {784, 512, 512, 10};
+      std::vector<float> w[3], dw[3], act[4], grad[4];
+    };
+    auto buf = std::make_shared<Buffers>();
+    buf->b = static_cast<int>(batch);
+    for (int l = 0; l < 4; ++l) {
+      buf->act[l].assign(batch * std::size_t(buf->width[l]), 0.5f);
+      buf->grad[l].assign(batch * std::size_t(buf->width[l]), 0.01f);
+      if (l < 3) {
+        buf->w[l].assign(std::size_t(buf->width[l + 1]) * std::size_t(buf->width[l]), 0.02f);
+        buf->dw[l].assign(buf->w[l].size(), 0.f);
+      }
+    }
+    auto w = std::make_unique<Workload>();
+    w->name = "W3 floor: its GEMMs alone (raw sgemm), batch " + std::to_string(batch);
+    w->iterations = batch == 64 ? 100 : 40;
+    w->flops = mlp_flops(double(batch));
+    w->bwd_flops = mlp_bwd_flops(double(batch));
+    w->forward = [buf] {
+      Buffers& u = *buf;
+      for (int l = 0; l < 3; ++l)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, u.b, u.width[l + 1], u.width[l], 1.0f, u.act[l].data(),
+                    u.width[l], u.w[l].data(), u.width[l], 0.0f, u.act[l + 1].data(), u.width[l + 1]);
+      return Var();
+    };
+    w->backward = [buf](const Var&) {
+      Buffers& u = *buf;
+      for (int l = 2; l >= 0; --l) {
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, u.width[l + 1], u.width[l], u.b, 1.0f,
+                    u.grad[l + 1].data(), u.width[l + 1], u.act[l].data(), u.width[l], 0.0f, u.dw[l].data(),
+                    u.width[l]);
+        if (l > 0)
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, u.b, u.width[l], u.width[l + 1], 1.0f,
+                      u.grad[l + 1].data(), u.width[l + 1], u.w[l].data(), u.width[l], 0.0f, u.grad[l].data(),
+                      u.width[l]);
+      }
+    };
     workloads.push_back(std::move(w));
   }
   for (int n : {256, 512, 1024}) {
