@@ -1,8 +1,7 @@
 // Forward-vs-backward micro-benchmarks of the tape and the core ops (the workloads of
 // ../shared/BENCHMARKS.md: W1 tape overhead, W2 small tensors, the big elementwise,
 // reduction, matmul and softmax ops, W3 the MLP with its loss, one Adam training step and
-// the same GEMMs on raw buffers (its floor),
-// and W7 the raw sgemm ceiling).
+// the same GEMMs on raw buffers (its floor), and W7 the raw sgemm ceiling).
 //
 // Each iteration builds the graph (timed: "forward"), calls backward() (timed: "backward"),
 // then, untimed, drops the graph and clears the leaves' gradients as optimizer.zero_grad()
