@@ -1,6 +1,7 @@
 // Forward-vs-backward micro-benchmarks of the tape and the core ops (the workloads of
 // ../shared/BENCHMARKS.md: W1 tape overhead, W2 small tensors, the big elementwise,
-// reduction, matmul and softmax ops, and W7 the raw sgemm ceiling).
+// reduction, matmul and softmax ops, W3 the MLP with its loss, one Adam training step and
+// the same GEMMs on raw buffers (its floor), and W7 the raw sgemm ceiling).
 //
 // Each iteration builds the graph (timed: "forward"), calls backward() (timed: "backward"),
 // then, untimed, drops the graph and clears the leaves' gradients as optimizer.zero_grad()
@@ -14,11 +15,13 @@
 //   ./bench_ops --benchmark_filter=matmul        any Google Benchmark flag works too
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <benchmark/benchmark.h>
@@ -55,10 +58,12 @@ struct Workload {
   int iterations = 20;    // timed iterations in a full run
   double ops = 0;         // tape nodes per forward (chains: per-op figures)
   double flops = 0;       // floating-point operations per forward (GEMM rows)
+  double bwd_flops = 0;   // per backward, when not twice the forward's
   std::function<Var()> forward;
   std::function<void(const Var&)> backward = [](const Var& y) { y.backward(); };
+  std::function<void()> update;  // optional, timed after backward: an optimizer step
   std::vector<Var> leaves;
-  std::vector<double> fwd_ms, bwd_ms;  // the samples of the last run
+  std::vector<double> fwd_ms, bwd_ms, upd_ms, step_ms;  // the samples of the last run
 };
 
 /// Raw cblas_sgemm at one size: the ceiling for GEMM-bound work (W7).
@@ -79,26 +84,34 @@ void run_workload(benchmark::State& state, Workload* w) {
   {  // warm-up: first-touch page faults, OpenBLAS thread start, the heap reaching its size
     Var y = w->forward();
     w->backward(y);
+    if (w->update) w->update();
   }
   clear();
-  w->fwd_ms.clear();
-  w->bwd_ms.clear();
+  for (auto* v : {&w->fwd_ms, &w->bwd_ms, &w->upd_ms, &w->step_ms}) v->clear();
   for (auto _ : state) {
     const auto t0 = Clock::now();
     Var y = w->forward();
     const auto t1 = Clock::now();
     w->backward(y);
     const auto t2 = Clock::now();
+    if (w->update) w->update();
+    const auto t3 = Clock::now();
     y = Var();
     clear();
     w->fwd_ms.push_back(ms_between(t0, t1));
     w->bwd_ms.push_back(ms_between(t1, t2));
-    state.SetIterationTime(ms_between(t0, t2) / 1e3);
+    if (w->update) w->upd_ms.push_back(ms_between(t2, t3));
+    w->step_ms.push_back(ms_between(t0, t3));
+    state.SetIterationTime(ms_between(t0, t3) / 1e3);
   }
   const double f = median(w->fwd_ms), b = median(w->bwd_ms);
   state.counters["fwd_ms"] = f;
   state.counters["bwd_ms"] = b;
   state.counters["bwd/fwd"] = b / f;
+  if (w->update) {
+    state.counters["update_ms"] = median(w->upd_ms);
+    state.counters["step_ms"] = median(w->step_ms);
+  }
   if (w->ops > 0) {
     state.counters["fwd_ns/op"] = f * 1e6 / w->ops;
     state.counters["bwd_ns/op"] = b * 1e6 / w->ops;
@@ -194,6 +207,90 @@ void define_workloads() {
     Var x = randn({256, 1000});
     add_seeded("softmax [256,1000] last axis", 50, {x}, [x] { return tg::softmax(x, -1); }, {256, 1000});
   }
+  // W3: MLP 784-512-512-10 with ReLU, cross-entropy on random labels. The input needs no
+  // gradient, as in training; the leaves are the model's parameters. The backward is two GEMMs
+  // per layer except the first, which has no input gradient to compute.
+  const auto mlp_flops = [](double batch) { return 2 * batch * (784.0 * 512 + 512.0 * 512 + 512.0 * 10); };
+  const auto mlp_bwd_flops = [&](double batch) { return 2 * mlp_flops(batch) - 2 * batch * 784.0 * 512; };
+  const auto mlp_batch = [](std::size_t batch) {
+    Var x = randn({batch, 784}, false);
+    tg::IndexArray labels = tg::IndexArray::from_shape({batch});
+    std::uint64_t state = 12345;  // a fixed LCG: the labels do not depend on the library's generator
+    for (auto& l : labels) state = state * 6364136223846793005ull + 1442695040888963407ull, l = (state >> 33) % 10;
+    return std::pair{x, labels};
+  };
+  for (std::size_t batch : {64, 256}) {
+    auto model = std::make_shared<tg::nn::MLP<float>>(std::vector<std::size_t>{784, 512, 512, 10});
+    auto [x, labels] = mlp_batch(batch);
+    auto w = std::make_unique<Workload>();
+    w->name = "W3 MLP 784-512-512-10 batch " + std::to_string(batch);
+    w->iterations = batch == 64 ? 100 : 40;
+    w->flops = mlp_flops(double(batch));
+    w->bwd_flops = mlp_bwd_flops(double(batch));
+    w->leaves = model->parameters();
+    w->forward = [model, x, labels] { return tg::nn::cross_entropy(model->forward(x), labels); };
+    workloads.push_back(std::move(w));
+  }
+  {  // W3 training step: the optimizer's zero_grad is timed with the forward, Adam's step apart
+    auto model = std::make_shared<tg::nn::MLP<float>>(std::vector<std::size_t>{784, 512, 512, 10});
+    auto adam = std::make_shared<tg::optim::Adam<float>>(model->parameters(), tg::optim::AdamOptions{.lr = 1e-4});
+    auto [x, labels] = mlp_batch(64);
+    auto w = std::make_unique<Workload>();
+    w->name = "W3 MLP batch 64 train step (zero_grad+fwd, bwd; Adam)";
+    w->iterations = 100;
+    w->flops = mlp_flops(64);
+    w->bwd_flops = mlp_bwd_flops(64);
+    w->forward = [model, adam, x, labels] {
+      adam->zero_grad();
+      return tg::nn::cross_entropy(model->forward(x), labels);
+    };
+    w->update = [adam] { adam->step(); };
+    workloads.push_back(std::move(w));
+  }
+  // W3's floor: the same GEMMs (forward x W^T; backward G^T A and, past the first layer,
+  // G W) on raw buffers with cblas_sgemm, nothing else, measured in the same run.
+  for (std::size_t batch : {64, 256}) {
+    struct Buffers {
+      int b = 0;
+      int width[4] = {784, 512, 512, 10};
+      std::vector<float> w[3], dw[3], act[4], grad[4];
+    };
+    auto buf = std::make_shared<Buffers>();
+    buf->b = static_cast<int>(batch);
+    for (int l = 0; l < 4; ++l) {
+      buf->act[l].assign(batch * std::size_t(buf->width[l]), 0.5f);
+      buf->grad[l].assign(batch * std::size_t(buf->width[l]), 0.01f);
+      if (l < 3) {
+        buf->w[l].assign(std::size_t(buf->width[l + 1]) * std::size_t(buf->width[l]), 0.02f);
+        buf->dw[l].assign(buf->w[l].size(), 0.f);
+      }
+    }
+    auto w = std::make_unique<Workload>();
+    w->name = "W3 floor: its GEMMs alone (raw sgemm), batch " + std::to_string(batch);
+    w->iterations = batch == 64 ? 100 : 40;
+    w->flops = mlp_flops(double(batch));
+    w->bwd_flops = mlp_bwd_flops(double(batch));
+    w->forward = [buf] {
+      Buffers& u = *buf;
+      for (int l = 0; l < 3; ++l)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, u.b, u.width[l + 1], u.width[l], 1.0f, u.act[l].data(),
+                    u.width[l], u.w[l].data(), u.width[l], 0.0f, u.act[l + 1].data(), u.width[l + 1]);
+      return Var();
+    };
+    w->backward = [buf](const Var&) {
+      Buffers& u = *buf;
+      for (int l = 2; l >= 0; --l) {
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, u.width[l + 1], u.width[l], u.b, 1.0f,
+                    u.grad[l + 1].data(), u.width[l + 1], u.act[l].data(), u.width[l], 0.0f, u.dw[l].data(),
+                    u.width[l]);
+        if (l > 0)
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, u.b, u.width[l], u.width[l + 1], 1.0f,
+                      u.grad[l + 1].data(), u.width[l + 1], u.w[l].data(), u.width[l], 0.0f, u.grad[l].data(),
+                      u.width[l]);
+      }
+    };
+    workloads.push_back(std::move(w));
+  }
   for (int n : {256, 512, 1024}) {
     auto s = std::make_unique<Sgemm>();
     s->n = n;
@@ -219,7 +316,10 @@ void print_summary(const std::string& setup) {
     std::string note;
     if (w->ops > 0) note = fixed(f * 1e6 / w->ops, 0) + " / " + fixed(b * 1e6 / w->ops, 0) + " ns per op (fwd / bwd)";
     if (w->flops > 0)
-      note = "fwd " + fixed(w->flops / (f * 1e6), 0) + " GFLOP/s, bwd " + fixed(2 * w->flops / (b * 1e6), 0) + " GFLOP/s";
+      note = "fwd " + fixed(w->flops / (f * 1e6), 0) + " GFLOP/s, bwd " +
+             fixed((w->bwd_flops > 0 ? w->bwd_flops : 2 * w->flops) / (b * 1e6), 0) + " GFLOP/s";
+    if (w->update)
+      note += "; Adam step " + ms_str(median(w->upd_ms)) + " ms, whole step " + ms_str(median(w->step_ms)) + " ms";
     std::printf("| %s | %s | %s | %.2f | %s |\n", w->name.c_str(), ms_str(f).c_str(), ms_str(b).c_str(), b / f,
                 note.c_str());
   }

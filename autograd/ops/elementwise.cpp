@@ -194,14 +194,35 @@ Variable<T> sigmoid(const Variable<T>& x) {
                     [](const GradContext<T>& c) -> Grads<T> { return {c.grad * c.out * (T(1) - c.out)}; });
 }
 
+namespace {
+/// relu's backward in one pass: g where x > 0 (or x is NaN), 0 where x <= 0, a select as in
+/// PyTorch's threshold_backward. Before, a 0/1 mask array and then g * mask: two passes and
+/// one more [batch, width] buffer. x is held constant (relu'' = 0 almost everywhere), so the
+/// derivative with respect to g is the same masking.
+template <class T>
+Variable<T> relu_backward(const Variable<T>& g, const Variable<T>& x) {
+  xt::xarray<T> out = xt::empty<T>(g.shape());
+  const T* pg = g.value().data();
+  const T* px = x.value().data();
+  T* po = out.data();
+  // Both loads unconditional: a load of g only where x > 0 stayed a branch per element.
+#pragma omp simd
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const T gi = pg[i];
+    po[i] = px[i] <= 0 ? T(0) : gi;
+  }
+  return make_op<T>("relu_backward", std::move(out), {g}, [x](const GradContext<T>& c) -> Grads<T> {
+    return {relu_backward(c.grad, x)};
+  });
+}
+}  // namespace
+
 // Written v <= 0 ? 0 : v, not v > 0 ? v : 0, so that a NaN passes through (as in PyTorch)
 // instead of silently becoming 0.
 template <class T>
 Variable<T> relu(const Variable<T>& x) {
   return make_op<T>("relu", kernels::map<T>(x.value(), [](T v) { return v <= 0 ? T(0) : v; }), {x},
-                    [](const GradContext<T>& c) -> Grads<T> {
-                      return {c.grad * constant(kernels::map<T>(c.in[0].value(), [](T v) { return T(!(v <= 0)); }))};
-                    });
+                    [](const GradContext<T>& c) -> Grads<T> { return {relu_backward(c.grad, c.in[0])}; });
 }
 
 template <class T>
