@@ -42,14 +42,8 @@ struct AdamWOptions {
   bool maximize = false;
   void validate() const;
   template <class O, class F>
-  static void fields(O& o, F&& f) {
-    f("lr", o.lr);
-    f("beta1", o.betas[0]);
-    f("beta2", o.betas[1]);
-    f("eps", o.eps);
-    f("weight_decay", o.weight_decay);
-    f("amsgrad", o.amsgrad);
-    f("maximize", o.maximize);
+  static void fields(O& o, F&& f) {  // Adam's fields, by the same names
+    AdamOptions::fields(o, std::forward<F>(f));
   }
 };
 
