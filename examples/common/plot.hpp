@@ -74,6 +74,7 @@ inline std::string metrics_plot_script(const std::string& csv_path, const std::s
     << "set datafile separator ','\n"
     << "set grid\n"
     << "set offsets graph 0.02, graph 0.02, graph 0.05, graph 0.05\n"
+    << "set xrange [0:*]\n"                   // a one-epoch run is not an empty range
     << (rows <= 20 ? "set xtics 1\n" : "")  // whole epochs, while they fit
     << "set xlabel " << gp_quote(cols[0]) << "\n"
     << "set multiplot layout 1," << panels.size() << " title " << gp_quote(title) << "\n";
