@@ -11,9 +11,12 @@
 namespace tg::nn {
 
 template <class T>
-Variable<T> gelu(const Variable<T>& x) {
-  const T k = static_cast<T>(std::sqrt(2.0 / std::numbers::pi));
-  return T(0.5) * x * (T(1) + tanh(k * (x + T(0.044715) * x * x * x)));
+Variable<T> gelu(const Variable<T>& x, GeluApproximation approximate) {
+  if (approximate == GeluApproximation::tanh) {
+    const T k = static_cast<T>(std::sqrt(2.0 / std::numbers::pi));
+    return T(0.5) * x * (T(1) + tanh(k * (x + T(0.044715) * x * x * x)));
+  }
+  return T(0.5) * x * (T(1) + erf(x * static_cast<T>(1 / std::numbers::sqrt2)));
 }
 
 template <class T>
@@ -63,7 +66,7 @@ Variable<T> SELU<T>::forward(const Variable<T>& x) {
 
 template <class T>
 Variable<T> GELU<T>::forward(const Variable<T>& x) {
-  return gelu(x);
+  return gelu(x, approximate_);
 }
 
 template <class T>
@@ -97,7 +100,7 @@ std::shared_ptr<Module<T>> make_activation(Activation activation) {
 }
 
 #define TG_INSTANTIATE(T)                                                          \
-  template Variable<T> gelu(const Variable<T>&);                                   \
+  template Variable<T> gelu(const Variable<T>&, GeluApproximation);                                   \
   template Variable<T> selu(const Variable<T>&);                                   \
   template class ReLU<T>;                                                          \
   template class LeakyReLU<T>;                                                     \

@@ -7,9 +7,13 @@
 
 namespace tg::nn {
 
-/// GELU, tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). This is
-/// PyTorch's GELU(approximate="tanh"); it stays within 5e-4 of the exact x Phi(x).
-template <class T> Variable<T> gelu(const Variable<T>& x);
+/// How gelu computes Phi: exactly with erf (PyTorch's default), or with the tanh
+/// approximation (PyTorch's approximate="tanh"; within 5e-4 of the exact form).
+enum class GeluApproximation { none, tanh };
+
+/// GELU: x Phi(x) = 0.5 x (1 + erf(x / sqrt(2))); with GeluApproximation::tanh
+/// 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+template <class T> Variable<T> gelu(const Variable<T>& x, GeluApproximation approximate = GeluApproximation::none);
 /// SELU: scale * elu(x, alpha), scale = 1.0507009873554805, alpha = 1.6732632423543772.
 template <class T> Variable<T> selu(const Variable<T>& x);
 
@@ -65,12 +69,18 @@ class SELU : public Module<T> {
   Variable<T> forward(const Variable<T>& x) override;
 };
 
-/// See gelu(): the tanh approximation.
+/// See gelu(); exact unless constructed with GeluApproximation::tanh.
 template <class T = float>
 class GELU : public Module<T> {
  public:
+  explicit GELU(GeluApproximation approximate = GeluApproximation::none) : approximate_(approximate) {}
   Variable<T> forward(const Variable<T>& x) override;
-  std::string extra_repr() const override { return "approximate=tanh"; }
+  std::string extra_repr() const override {
+    return approximate_ == GeluApproximation::tanh ? "approximate=tanh" : "";
+  }
+
+ private:
+  GeluApproximation approximate_;
 };
 
 /// log(1 + e^(beta x)) / beta

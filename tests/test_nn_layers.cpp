@@ -144,7 +144,9 @@ TEST_CASE("activation modules: values, gradients, second derivatives") {
   const double alpha = 1.6732632423543772, scale = 1.0507009873554805;
   check_activation(selu_m, [&](double v) { return scale * (v > 0 ? v : alpha * (std::exp(v) - 1)); });
   nn::GELU<double> gelu_m;
-  check_activation(gelu_m, [](double v) {
+  check_activation(gelu_m, [](double v) { return 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))); });
+  nn::GELU<double> gelu_tanh_m(nn::GeluApproximation::tanh);
+  check_activation(gelu_tanh_m, [](double v) {
     return 0.5 * v * (1 + std::tanh(std::sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)));
   });
   nn::Softplus<double> softplus_m(2.0);
@@ -154,7 +156,7 @@ TEST_CASE("activation modules: values, gradients, second derivatives") {
 
 TEST_CASE("GELU's tanh approximation stays close to the exact x Phi(x)") {
   D x = arange<double>(-6, 6, 0.01);
-  auto y = nn::gelu(x);
+  auto y = nn::gelu(x, nn::GeluApproximation::tanh);
   double worst = 0;
   for (std::size_t i = 0; i < x.numel(); ++i) {
     const double v = x.value()(i);

@@ -210,19 +210,21 @@ TEST_CASE("pow with a tensor exponent broadcasts and differentiates in both") {
   CHECK(n.grad().item() == doctest::Approx(12.0));
 }
 
-TEST_CASE("exp, log, sqrt, abs, sin, cos") {
+TEST_CASE("exp, log, sqrt, erf, abs, sin, cos") {
   manual_seed(6);
   const D any = random_input({2, 3});
   const D pos = positive_input({2, 3});
   check_unary([](auto& x) { return exp(x); }, [](double v) { return std::exp(v); }, any);
   check_unary([](auto& x) { return log(x); }, [](double v) { return std::log(v); }, pos);
   check_unary([](auto& x) { return sqrt(x); }, [](double v) { return std::sqrt(v); }, pos);
+  check_unary([](auto& x) { return erf(x); }, [](double v) { return std::erf(v); }, any);
   check_unary([](auto& x) { return abs(x); }, [](double v) { return std::abs(v); }, away_from(any));
   check_unary([](auto& x) { return sin(x); }, [](double v) { return std::sin(v); }, any);
   check_unary([](auto& x) { return cos(x); }, [](double v) { return std::cos(v); }, any);
   CHECK(exp(D({0.0, 1.0})).value()(1) == doctest::Approx(2.718281828459045));
   CHECK(sqrt(D({9.0})).item() == 3.0);
   CHECK(log(D({1.0})).item() == 0.0);
+  CHECK(erf(D({0.5})).item() == doctest::Approx(0.5204998778130465));
 }
 
 TEST_CASE("abs has gradient sign(x), 0 at 0; sign has none") {

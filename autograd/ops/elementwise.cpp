@@ -146,6 +146,16 @@ Variable<T> sqrt(const Variable<T>& x) {
                     [](const GradContext<T>& c) -> Grads<T> { return {c.grad / c.out * T(0.5)}; });
 }
 
+/// d erf(x)/dx = 2/sqrt(pi) e^(-x^2)
+template <class T>
+Variable<T> erf(const Variable<T>& x) {
+  return make_op<T>("erf", kernels::map<T>(x.value(), [](T v) { return std::erf(v); }), {x},
+                    [](const GradContext<T>& c) -> Grads<T> {
+                      const T two_over_sqrt_pi = static_cast<T>(2 / std::sqrt(3.14159265358979323846));
+                      return {c.grad * exp(neg(c.in[0] * c.in[0])) * two_over_sqrt_pi};
+                    });
+}
+
 template <class T>
 Variable<T> sign(const Variable<T>& x) {
   return detail::unrecorded<T>("sign", kernels::map<T>(x.value(), [](T v) { return T((v > 0) - (v < 0)); }));
@@ -337,6 +347,7 @@ TG_COMPARISON(ne, u != v)
   template Variable<T> exp(const Variable<T>&);                                                          \
   template Variable<T> log(const Variable<T>&);                                                          \
   template Variable<T> sqrt(const Variable<T>&);                                                         \
+  template Variable<T> erf(const Variable<T>&);                                                          \
   template Variable<T> abs(const Variable<T>&);                                                          \
   template Variable<T> sin(const Variable<T>&);                                                          \
   template Variable<T> cos(const Variable<T>&);                                                          \

@@ -46,6 +46,8 @@ template <class T> Variable<T> pow(const Variable<T>& x, const Variable<T>& p);
 template <class T> Variable<T> exp(const Variable<T>& x);
 template <class T> Variable<T> log(const Variable<T>& x);
 template <class T> Variable<T> sqrt(const Variable<T>& x);
+/// The error function; d erf(x)/dx = 2/sqrt(pi) e^(-x^2)
+template <class T> Variable<T> erf(const Variable<T>& x);
 /// d|x|/dx = sign(x), 0 at 0 (as PyTorch)
 template <class T> Variable<T> abs(const Variable<T>& x);
 template <class T> Variable<T> sin(const Variable<T>& x);
