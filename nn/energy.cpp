@@ -46,16 +46,6 @@ void check_pair(const char* op, const Variable<T>& e_correct, const Variable<T>&
 
 }  // namespace
 
-template <class T>
-Variable<T> reduce(const Variable<T>& per_sample, Reduction reduction) {
-  switch (reduction) {
-    case Reduction::mean: return mean(per_sample);
-    case Reduction::sum: return sum(per_sample);
-    case Reduction::none: return per_sample;
-  }
-  throw Error("energy::reduce: unknown reduction");
-}
-
 // ---- margin losses ------------------------------------------------------------------------------
 
 template <class T>
@@ -376,7 +366,6 @@ Minimum<T> minimize_energy(const EnergyFunction<T>& energy, const std::vector<st
 }
 
 #define TG_INSTANTIATE(T)                                                                                                  \
-  template Variable<T> reduce(const Variable<T>&, Reduction);                                                              \
   template Variable<T> energy_loss(const Variable<T>&);                                                                    \
   template Variable<T> perceptron_loss(const Variable<T>&, const Variable<T>&);                                            \
   template Variable<T> hinge_loss(const Variable<T>&, const Variable<T>&, Scalar<T>);                                      \

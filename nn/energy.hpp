@@ -25,8 +25,8 @@ namespace tg::energy {
 /// How per-sample losses become the training loss: nn's none / mean / sum.
 using Reduction = tg::nn::Reduction;
 
-/// mean, sum, or nothing over a tensor of per-sample losses.
-template <class T> Variable<T> reduce(const Variable<T>& per_sample, Reduction reduction);
+/// mean, sum, or nothing over a tensor of per-sample losses (nn's).
+using tg::nn::reduce;
 
 // ---- margin losses of (E_correct, E_bar), elementwise with broadcasting ------------------------
 

@@ -9,8 +9,6 @@
 
 namespace tg::nn {
 
-namespace {
-
 template <class T>
 Variable<T> reduce(const Variable<T>& loss, Reduction reduction) {
   switch (reduction) {
@@ -20,6 +18,8 @@ Variable<T> reduce(const Variable<T>& loss, Reduction reduction) {
   }
   throw Error("loss: unknown reduction");
 }
+
+namespace {
 
 template <class T>
 void check_same_shape(const char* op, const Variable<T>& input, const Variable<T>& target) {
@@ -111,6 +111,7 @@ Variable<T> nll_loss(const Variable<T>& log_probs, const IndexArray& targets, Lo
   template Variable<T> l1_loss(const Variable<T>&, const Variable<T>&, LossOptions);                          \
   template Variable<T> smooth_l1_loss(const Variable<T>&, const Variable<T>&, SmoothL1Options);               \
   template Variable<T> huber_loss(const Variable<T>&, const Variable<T>&, HuberOptions);                      \
+  template Variable<T> reduce(const Variable<T>&, Reduction);                                               \
   template Variable<T> binary_cross_entropy_with_logits(const Variable<T>&, const Variable<T>&, LossOptions); \
   template Variable<T> cross_entropy(const Variable<T>&, const IndexArray&, CrossEntropyOptions);             \
   template Variable<T> nll_loss(const Variable<T>&, const IndexArray&, LossOptions);

@@ -9,6 +9,10 @@ namespace tg::nn {
 /// How per-element losses become the result: kept as they are, averaged, or added up.
 enum class Reduction { none, mean, sum };
 
+/// mean, sum, or nothing over a tensor of per-element losses.
+template <class T>
+Variable<T> reduce(const Variable<T>& loss, Reduction reduction);
+
 struct LossOptions {
   Reduction reduction = Reduction::mean;
 };
