@@ -90,20 +90,83 @@ Variable<T> binary_cross_entropy_with_logits(const Variable<T>& logits, const Va
   return reduce(softplus(logits) - logits * target, options.reduction);
 }
 
+namespace {
+
+/// What the class losses weigh each element by: w[target] (1 without class weights) and 0 where
+/// the target is ignore_index, and the targets with the ignored ones replaced by class 0 so
+/// that picking stays in range.
+template <class T>
+struct TargetWeights {
+  IndexArray targets;
+  Variable<T> weight;  // targets' shape, constant
+  Variable<T> kept;    // 1 where the target is not ignored, else 0
+};
+
+template <class T>
+TargetWeights<T> target_weights(const char* op, const Variable<T>& x, const IndexArray& targets,
+                                const std::vector<double>& weight, std::int64_t ignore_index) {
+  TG_CHECK(x.dim() >= 1, op, "input of shape " + shape_str(x.shape()) + " has no class axis");
+  const std::size_t classes = x.shape().back();
+  TG_CHECK(weight.empty() || weight.size() == classes, op,
+           "weight has " + std::to_string(weight.size()) + " entries for " + std::to_string(classes) +
+               " classes (input " + shape_str(x.shape()) + ")");
+  TargetWeights<T> out{targets, Variable<T>(), Variable<T>()};
+  xt::xarray<T> w = xt::empty<T>(targets.shape());
+  xt::xarray<T> kept = xt::empty<T>(targets.shape());
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    const Index t = targets.data()[i];
+    const bool ignored = t == ignore_index;
+    if (ignored) out.targets.data()[i] = 0;
+    kept.data()[i] = ignored ? T(0) : T(1);
+    w.data()[i] = ignored ? T(0)
+                  : (weight.empty() || t < 0 || static_cast<std::size_t>(t) >= classes) ? T(1)  // range checked when picked
+                                                                                      : static_cast<T>(weight[t]);
+  }
+  out.weight = Variable<T>(std::move(w));
+  out.kept = Variable<T>(std::move(kept));
+  return out;
+}
+
+template <class T>
+Variable<T> class_weights(const std::vector<double>& weight) {
+  xt::xarray<T> w = xt::empty<T>(Shape{weight.size()});
+  std::copy(weight.begin(), weight.end(), w.begin());
+  return Variable<T>(std::move(w));
+}
+
+/// reduce() with the mean taken over the weights: sum(loss) / sum(weight), as PyTorch.
+template <class T>
+Variable<T> weighted_reduce(const Variable<T>& loss, const Variable<T>& weight, Reduction reduction) {
+  if (reduction != Reduction::mean) return reduce(loss, reduction);
+  T total = 0;
+  for (auto w : weight.value()) total += w;
+  return sum(loss) * (T(1) / total);
+}
+
+}  // namespace
+
 template <class T>
 Variable<T> cross_entropy(const Variable<T>& logits, const IndexArray& targets, CrossEntropyOptions options) {
   const double s = options.label_smoothing;
   TG_CHECK(s >= 0 && s <= 1, "cross_entropy", "label_smoothing must be in [0, 1], got " + number_str(s));
-  TG_CHECK(logits.dim() >= 1, "cross_entropy", "logits of shape " + shape_str(logits.shape()) + " have no class axis");
+  const auto w = target_weights("cross_entropy", logits, targets, options.weight, options.ignore_index);
   const Variable<T> log_p = log_softmax(logits, -1);
-  Variable<T> loss = pick_negated("cross_entropy", log_p, targets);
-  if (s > 0) loss = loss * static_cast<T>(1 - s) - mean(log_p, {-1}) * static_cast<T>(s);
-  return reduce(loss, options.reduction);
+  Variable<T> loss = pick_negated("cross_entropy", log_p, w.targets) * w.weight;
+  if (s > 0) {
+    // (s / C) sum_c w[c] (-log p[c]) on every element not ignored
+    const auto classes = static_cast<T>(logits.shape().back());
+    Variable<T> all_classes = options.weight.empty()
+                                  ? neg(sum(log_p, {-1}))
+                                  : neg(sum(log_p * class_weights<T>(options.weight), {-1}));
+    loss = loss * static_cast<T>(1 - s) + all_classes * w.kept * (static_cast<T>(s) / classes);
+  }
+  return weighted_reduce(loss, w.weight, options.reduction);
 }
 
 template <class T>
-Variable<T> nll_loss(const Variable<T>& log_probs, const IndexArray& targets, LossOptions options) {
-  return reduce(pick_negated("nll_loss", log_probs, targets), options.reduction);
+Variable<T> nll_loss(const Variable<T>& log_probs, const IndexArray& targets, NLLLossOptions options) {
+  const auto w = target_weights("nll_loss", log_probs, targets, options.weight, options.ignore_index);
+  return weighted_reduce(pick_negated("nll_loss", log_probs, w.targets) * w.weight, w.weight, options.reduction);
 }
 
 #define TG_INSTANTIATE(T)                                                                                     \
@@ -114,7 +177,7 @@ Variable<T> nll_loss(const Variable<T>& log_probs, const IndexArray& targets, Lo
   template Variable<T> reduce(const Variable<T>&, Reduction);                                               \
   template Variable<T> binary_cross_entropy_with_logits(const Variable<T>&, const Variable<T>&, LossOptions); \
   template Variable<T> cross_entropy(const Variable<T>&, const IndexArray&, CrossEntropyOptions);             \
-  template Variable<T> nll_loss(const Variable<T>&, const IndexArray&, LossOptions);
+  template Variable<T> nll_loss(const Variable<T>&, const IndexArray&, NLLLossOptions);
 TG_INSTANTIATE(float)
 TG_INSTANTIATE(double)
 

@@ -2,6 +2,8 @@
 // Losses: each one a few lines of ops (no hand-written derivative), so every loss has
 // first and second derivatives. Class losses take the class axis last: logits [..., C]
 // with integer targets [...] (for [N, C] and [N] this is PyTorch's layout).
+#include <vector>
+
 #include "../autograd/variable.hpp"
 
 namespace tg::nn {
@@ -29,7 +31,15 @@ struct HuberOptions {
 
 struct CrossEntropyOptions {
   Reduction reduction = Reduction::mean;
-  double label_smoothing = 0;  // target = (1 - s) one_hot + s / C
+  double label_smoothing = 0;       // target = (1 - s) one_hot + s / C
+  std::vector<double> weight;       // a weight per class (empty: all 1), as PyTorch's `weight`
+  std::int64_t ignore_index = -100; // targets equal to it add nothing and do not count in the mean
+};
+
+struct NLLLossOptions {
+  Reduction reduction = Reduction::mean;
+  std::vector<double> weight;       // a weight per class (empty: all 1)
+  std::int64_t ignore_index = -100; // targets equal to it add nothing and do not count in the mean
 };
 
 /// (input - target)^2
@@ -49,12 +59,15 @@ Variable<T> huber_loss(const Variable<T>& input, const Variable<T>& target, Hube
 template <class T>
 Variable<T> binary_cross_entropy_with_logits(const Variable<T>& logits, const Variable<T>& target,
                                              LossOptions options = {});
-/// -log_softmax(logits)[target], with label smoothing
-/// (1 - s) (-log p[target]) + s mean_c(-log p[c]); logits [..., C], targets [...] in [0, C).
+/// -w[target] log_softmax(logits)[target], with label smoothing
+/// (1 - s) w[target] (-log p[target]) + (s / C) sum_c w[c] (-log p[c]); logits [..., C], targets
+/// [...] in [0, C) or ignore_index. The mean divides by the sum of w[target] over the targets
+/// not ignored (PyTorch's weighted mean); without weights that is their count.
 template <class T>
 Variable<T> cross_entropy(const Variable<T>& logits, const IndexArray& targets, CrossEntropyOptions options = {});
-/// -log_probs[target]; log_probs [..., C] (e.g. log_softmax output), targets [...] in [0, C).
+/// -w[target] log_probs[target]; log_probs [..., C] (e.g. log_softmax output), targets [...] in
+/// [0, C) or ignore_index; the mean is weighted as cross_entropy's.
 template <class T>
-Variable<T> nll_loss(const Variable<T>& log_probs, const IndexArray& targets, LossOptions options = {});
+Variable<T> nll_loss(const Variable<T>& log_probs, const IndexArray& targets, NLLLossOptions options = {});
 
 }  // namespace tg::nn

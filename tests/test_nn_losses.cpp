@@ -148,6 +148,52 @@ TEST_CASE("cross_entropy and nll_loss: gradients and second derivatives") {
   CHECK(xt::allclose(x.grad().value(), expected));
 }
 
+TEST_CASE("cross_entropy and nll_loss: class weights and ignore_index, as PyTorch's weighted mean") {
+  D logits({{1.0, 2.0, 3.0}, {1.0, 0.0, -1.0}, {0.5, 0.5, 0.0}, {0.0, 1.0, 0.0}});
+  IndexArray targets = {2, -100, 0, 1};
+  const std::vector<double> w = {1.0, 2.0, 0.5};
+  // -log softmax by hand, row by row
+  auto nlp = [&](std::size_t r, std::size_t c) {
+    double z = 0;
+    for (std::size_t k = 0; k < 3; ++k) z += std::exp(logits.value()(r, k));
+    return std::log(z) - logits.value()(r, c);
+  };
+  const double l0 = w[2] * nlp(0, 2), l2 = w[0] * nlp(2, 0), l3 = w[1] * nlp(3, 1);
+  const double weight_sum = w[2] + w[0] + w[1];  // the ignored row counts for nothing
+  nn::CrossEntropyOptions o{.weight = w};
+  CHECK(nn::cross_entropy(logits, targets, o).item() == doctest::Approx((l0 + l2 + l3) / weight_sum));
+  o.reduction = Reduction::sum;
+  CHECK(nn::cross_entropy(logits, targets, o).item() == doctest::Approx(l0 + l2 + l3));
+  o.reduction = Reduction::none;
+  auto none = nn::cross_entropy(logits, targets, o);
+  CHECK(at(none, 1) == 0.0);
+  CHECK(at(none, 3) == doctest::Approx(l3));
+  // ignore_index alone: a plain mean over the rows kept
+  CHECK(nn::cross_entropy(logits, targets).item() == doctest::Approx((nlp(0, 2) + nlp(2, 0) + nlp(3, 1)) / 3));
+  // nll_loss on log-probabilities gives the same
+  D log_p = log_softmax(logits, -1);
+  CHECK(nn::nll_loss(log_p, targets, {.weight = w}).item() == doctest::Approx((l0 + l2 + l3) / weight_sum));
+  // label smoothing with weights: (1 - s) w[t] nll + (s / C) sum_c w[c] nll_c, over the weights of the targets
+  const double s = 0.2;
+  double smooth = 0;
+  for (std::size_t r : {0u, 2u, 3u})
+    for (std::size_t c = 0; c < 3; ++c) smooth += w[c] * nlp(r, c);
+  CHECK(nn::cross_entropy(logits, targets, {.label_smoothing = s, .weight = w}).item() ==
+        doctest::Approx(((1 - s) * (l0 + l2 + l3) + s / 3 * smooth) / weight_sum));
+  // gradients, first and second order
+  D x = random_input({4, 3});
+  Fn f = [&](const std::vector<D>& in) {
+    return nn::cross_entropy(in[0], targets, {.label_smoothing = 0.1, .weight = w});
+  };
+  CHECK(gradcheck(f, {x}));
+  CHECK(gradgradcheck(f, {x}));
+  auto g = grad({nn::cross_entropy(x, targets, {.weight = w})}, {x})[0];
+  for (std::size_t c = 0; c < 3; ++c) CHECK(g.value()(1, c) == 0.0);  // the ignored row gets no gradient
+  check_error([&] { nn::cross_entropy(logits, targets, {.weight = {1.0, 2.0}}); },
+              {"cross_entropy", "weight has 2 entries for 3 classes", "[4,3]"});
+  check_error([&] { nn::nll_loss(log_p, IndexArray{2, -1, 0, 1}); }, {"nll_loss", "target -1"});
+}
+
 TEST_CASE("class losses name bad targets and shapes") {
   D logits = zeros<double>({3, 4});
   check_error([&] { nn::cross_entropy(logits, IndexArray{0, 4, 1}); }, {"cross_entropy", "target 4", "4 classes", "[3,4]"});
