@@ -6,5 +6,6 @@
 #include "ops/elementwise.hpp"
 #include "ops/linalg.hpp"
 #include "ops/reduce.hpp"
+#include "ops/select.hpp"
 #include "ops/shape.hpp"
 #include "gradcheck.hpp"

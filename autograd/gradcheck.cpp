@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "ops/elementwise.hpp"
+#include "ops/select.hpp"
 #include "ops/shape.hpp"
 
 namespace tg {

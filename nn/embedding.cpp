@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "../autograd/ops/select.hpp"
 #include "../autograd/ops/shape.hpp"
 #include "init.hpp"
 

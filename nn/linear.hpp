@@ -1,11 +1,7 @@
 #pragma once
-// Linear, the Sequential container, and the MLP builder made of both.
+// Linear: y = x W^T + b, one GEMM with the weight transposed by flag.
 #include <cstddef>
-#include <initializer_list>
-#include <memory>
-#include <vector>
 
-#include "activation.hpp"
 #include "module.hpp"
 
 namespace tg::nn {
@@ -37,52 +33,7 @@ class Linear : public Module<T> {
   std::size_t in_, out_;
 };
 
-/// Runs its modules in order, each one's output the next one's input. Modules are named
-/// by position ("0", "1", ...) unless added with a name.
-template <class T = float>
-class Sequential : public Module<T> {
- public:
-  Sequential() = default;
-  Sequential(std::initializer_list<std::shared_ptr<Module<T>>> modules);
-
-  /// Appends a module named by its position; returns it.
-  template <class M>
-  std::shared_ptr<M> push_back(std::shared_ptr<M> module) {
-    return this->register_module(std::to_string(this->named_children().size()), std::move(module));
-  }
-  /// Appends a module under a chosen name; returns it.
-  template <class M>
-  std::shared_ptr<M> push_back(std::string name, std::shared_ptr<M> module) {
-    return this->register_module(std::move(name), std::move(module));
-  }
-
-  /// Each module's forward in turn; an error names the position and type of the failing module.
-  Variable<T> forward(const Variable<T>& x) override;
-  std::size_t size() const { return this->named_children().size(); }
-  std::shared_ptr<Module<T>> operator[](std::size_t i) const;
-};
-
-struct MLPOptions {
-  Activation activation = Activation::relu;  // after every hidden Linear
-  double dropout = 0;                        // Dropout(p) after every hidden activation when > 0
-  bool bias = true;                          // Linear layers with bias
-  bool activate_output = false;              // also apply the activation after the last Linear
-};
-
-/// A Sequential of Linear(sizes[i], sizes[i+1]) layers with an activation (and dropout)
-/// between them: MLP({784, 256, 10}, {.activation = Activation::gelu, .dropout = 0.1}).
-/// The Linear layers keep their default init.
-template <class T = float>
-class MLP : public Sequential<T> {
- public:
-  explicit MLP(const std::vector<std::size_t>& sizes, MLPOptions options = {});
-};
-
 extern template class Linear<float>;
 extern template class Linear<double>;
-extern template class Sequential<float>;
-extern template class Sequential<double>;
-extern template class MLP<float>;
-extern template class MLP<double>;
 
 }  // namespace tg::nn

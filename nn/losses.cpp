@@ -5,6 +5,7 @@
 
 #include "../autograd/ops/elementwise.hpp"
 #include "../autograd/ops/reduce.hpp"
+#include "../autograd/ops/select.hpp"
 #include "../autograd/ops/shape.hpp"
 
 namespace tg::nn {

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "../autograd/variable.hpp"
-#include "serialize.hpp"
+#include "../autograd/serialize.hpp"
 
 namespace tg::nn {
 

@@ -1,14 +1,15 @@
 #pragma once
-// Everything in nn/: modules, layers, initialisers, losses, serialisation, data.
+// Everything in nn/ (tg::nn) and its subfolders data/ (tg::data) and energy/ (tg::energy).
 #include "activation.hpp"
 #include "checkpoint.hpp"
 #include "dropout.hpp"
 #include "embedding.hpp"
-#include "energy.hpp"
 #include "init.hpp"
+#include "container.hpp"
 #include "linear.hpp"
 #include "losses.hpp"
+#include "mlp.hpp"
 #include "module.hpp"
 #include "normalization.hpp"
-#include "serialize.hpp"
 #include "data/data.hpp"
+#include "energy/energy.hpp"

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "../autograd/variable.hpp"
-#include "../nn/serialize.hpp"
+#include "../autograd/serialize.hpp"
 
 namespace tg::optim {
 

@@ -6,8 +6,8 @@
 #include <cmath>
 #include <functional>
 
-#include "kernels.hpp"
-#include "vector_math.hpp"
+#include "../kernels/loops.hpp"
+#include "../kernels/vector_math.hpp"
 #include "shape.hpp"
 
 namespace tg {

@@ -1,24 +1,14 @@
 // matmul: numpy.matmul semantics on top of cblas ?gemm, transposes as GEMM flags.
 #include "linalg.hpp"
 
-#include <cblas.h>
-
 #include <algorithm>
 
+#include "../kernels/gemm.hpp"
 #include "shape.hpp"
 
 namespace tg {
 
 namespace {
-
-void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, const float* a, const float* b, float* c) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(m), int(n), int(k),
-              1.0f, a, ta ? int(m) : int(k), b, tb ? int(k) : int(n), 0.0f, c, int(n));
-}
-void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, const double* a, const double* b, double* c) {
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(m), int(n), int(k),
-              1.0, a, ta ? int(m) : int(k), b, tb ? int(k) : int(n), 0.0, c, int(n));
-}
 
 std::size_t product(const Shape& s, std::size_t from, std::size_t to) {
   std::size_t p = 1;
@@ -44,7 +34,7 @@ xt::xarray<T> matmul_value(const xt::xarray<T>& a, const xt::xarray<T>& b, bool 
     shape.push_back(n);
     xt::xarray<T> out = xt::empty<T>(shape);
     const std::size_t rows = product(a.shape(), 0, ra - 1);
-    if (out.size() > 0 && k > 0) gemm(false, tb, rows, n, k, a.data(), b.data(), out.data());
+    if (out.size() > 0 && k > 0) kernels::gemm(false, tb, rows, n, k, a.data(), b.data(), out.data());
     else std::fill(out.begin(), out.end(), T(0));
     return out;
   }
@@ -75,7 +65,7 @@ xt::xarray<T> matmul_value(const xt::xarray<T>& a, const xt::xarray<T>& b, bool 
   std::vector<std::size_t> index(nb, 0);
   std::size_t oa = 0, ob = 0;
   for (std::size_t i = 0; i < count; ++i) {
-    gemm(ta, tb, m, n, k, a.data() + oa * size_a, b.data() + ob * size_b, out.data() + i * size_c);
+    kernels::gemm(ta, tb, m, n, k, a.data() + oa * size_a, b.data() + ob * size_b, out.data() + i * size_c);
     for (std::size_t d = nb; d-- > 0;) {
       oa += sa[d];
       ob += sb[d];

@@ -8,8 +8,8 @@
 
 #include "../axes.hpp"
 #include "elementwise.hpp"
-#include "kernels.hpp"
-#include "vector_math.hpp"
+#include "../kernels/loops.hpp"
+#include "../kernels/vector_math.hpp"
 #include "shape.hpp"
 
 namespace tg {

@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "../axes.hpp"
+#include "select.hpp"
 #include "shape.hpp"
 
 namespace tg {

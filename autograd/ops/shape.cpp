@@ -7,7 +7,7 @@
 #include <xtensor/xmanipulation.hpp>
 
 #include "../axes.hpp"
-#include "kernels.hpp"
+#include "../kernels/loops.hpp"
 
 namespace tg {
 

@@ -9,16 +9,11 @@
 //    E(W, Y^i, X^i), E_bar the energy of the most offending incorrect answer Ybar;
 //  - discrete-output losses of an energies tensor [batch, k] and integer targets [batch],
 //    which pick E_correct by gather and E_bar by a masked min, then reduce.
-// Inference: argmin over the energies for discrete Y (predict), gradient descent on chosen
-// variables with W fixed for continuous Y or latent Z (minimize_energy).
-#include <cstddef>
-#include <functional>
-#include <optional>
-#include <vector>
-
-#include "../autograd/ops/elementwise.hpp"
-#include "../autograd/variable.hpp"
-#include "losses.hpp"
+// Inference: argmin over the energies for discrete Y (predict, here); gradient descent on chosen
+// variables with W fixed for continuous Y or latent Z (minimize_energy, in inference.hpp).
+#include "../../autograd/ops/elementwise.hpp"
+#include "../../autograd/variable.hpp"
+#include "../losses.hpp"
 
 namespace tg::energy {
 
@@ -84,37 +79,5 @@ template <class T> Variable<T> square_square_loss(const Variable<T>& energies, c
 template <class T> Variable<T> square_exp_loss(const Variable<T>& energies, const IndexArray& targets, const EnergyLossOptions& options = {});
 /// The negative log-likelihood (maximum mutual information) loss with inverse temperature beta.
 template <class T> Variable<T> nll_loss(const Variable<T>& energies, const IndexArray& targets, const EnergyLossOptions& options = {});
-
-// ---- inference by gradient descent ---------------------------------------------------------------
-
-/// An energy of the variables being inferred: per-sample energies [batch] (each variable's
-/// axis 0 is the batch), or a single 0-d energy. W and X are captured by the function.
-template <class T>
-using EnergyFunction = std::function<Variable<T>(const std::vector<Variable<T>>&)>;
-
-struct MinimizeOptions {
-  std::size_t steps = 100;         // gradient steps from each starting point
-  double step_size = 0.1;          // v <- v - step_size dE/dv
-  std::optional<double> lower;     // box constraint on every variable (projected after each step)
-  std::optional<double> upper;
-  /// With a forbidden center: variable 0 is kept at distance >= radius from it (per sample), so
-  /// the search returns the most offending answer away from the correct one.
-  double forbidden_radius = 0;
-};
-
-template <class T>
-struct Minimum {
-  std::vector<Variable<T>> values;  // the best point found, per sample, over all starting points
-  Variable<T> energy;               // its energies ([batch] or 0-d); no graph
-};
-
-/// Minimises energy over the variables by projected gradient descent from each starting point
-/// (starts[s] holds one value per variable) and keeps, per sample, the lowest energy seen at
-/// any step from any start (so never worse than the best projected start).
-/// Gradients come from tg::grad, so no .grad() is touched: the parameters W stay as they are.
-/// forbidden_center (same shape as variable 0) enables the forbidden sphere of the options.
-template <class T>
-Minimum<T> minimize_energy(const EnergyFunction<T>& energy, const std::vector<std::vector<Variable<T>>>& starts,
-                           const MinimizeOptions& options = {}, const Variable<T>& forbidden_center = {});
 
 }  // namespace tg::energy

@@ -10,7 +10,7 @@
 #include <xtensor/xarray.hpp>
 
 #include "../variable.hpp"
-#include "shape.hpp"
+#include "../ops/shape.hpp"
 
 namespace tg::kernels {
 

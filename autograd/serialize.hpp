@@ -4,7 +4,7 @@
 #include <map>
 #include <string>
 
-#include "../autograd/variable.hpp"
+#include "variable.hpp"
 
 namespace tg {
 
