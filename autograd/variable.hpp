@@ -10,7 +10,6 @@
 #include <memory>
 #include <optional>
 #include <random>
-#include <span>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -38,12 +37,33 @@ using Var = Variable<float>;
 template <class T>
 using Grads = std::vector<Variable<T>>;
 
+/// An input of a recorded op, with the version its value had when the op saw it: backward
+/// refuses to run the op's derivative on a value written in place since (see mutable_value).
+template <class T>
+struct Edge {
+  Variable<T> var;
+  std::uint32_t version = 0;
+};
+
+/// The inputs of an op as its derivative sees them: in[i] is input i.
+template <class T>
+class InputList {
+ public:
+  InputList(const Edge<T>* edges, std::size_t n) noexcept : edges_(edges), n_(n) {}
+  const Variable<T>& operator[](std::size_t i) const noexcept { return edges_[i].var; }
+  std::size_t size() const noexcept { return n_; }
+
+ private:
+  const Edge<T>* edges_;
+  std::size_t n_;
+};
+
 /// What an op's derivative sees: the incoming gradient, its own result and its inputs.
 template <class T>
 struct GradContext {
   const Variable<T>& grad;           // dL/d(out), the shape of out
   const Variable<T>& out;            // the op's result
-  std::span<const Variable<T>> in;   // the inputs, in the order given to make_op
+  InputList<T> in;                   // the inputs, in the order given to make_op
   bool needs(std::size_t i) const;   // does input i need a gradient?
 };
 
@@ -61,8 +81,8 @@ struct LambdaBackward final : BackwardFn<T> {
 };
 
 struct BackwardOptions {
-  std::optional<bool> retain_graph;  // keep the graph for another backward; default: create_graph
-  bool create_graph = false;         // record the backward pass too (higher-order gradients)
+  std::optional<bool> retain_graph = std::nullopt;  // keep the graph for another backward; default: create_graph
+  bool create_graph = false;                        // record the backward pass too (higher-order gradients)
 };
 
 template <class T>
@@ -90,8 +110,12 @@ class Variable {
 
   bool defined() const noexcept { return node_ != nullptr; }
   const array_type& value() const;
-  /// The value for in-place edits that bypass the tape (optimizer steps, initialisers).
+  /// The value for in-place edits that bypass the tape (optimizer steps, initialisers, loading).
+  /// Each call bumps the variable's version: a backward that would use the value an op saw
+  /// before the edit throws a tg::Error naming the op instead of computing a wrong gradient.
   array_type& mutable_value();
+  /// How many times the value was handed out for writing in place (mutable_value calls).
+  std::uint32_t version() const;
   const Shape& shape() const;
   std::size_t dim() const;
   std::size_t numel() const;
@@ -137,6 +161,27 @@ class Variable {
   Node<T>* node_ = nullptr;
 };
 
+namespace detail {
+struct Trace;  // where an op was created, kept while anomaly mode is on (anomaly.cpp)
+struct TraceDeleter {
+  void operator()(Trace* t) const noexcept;
+};
+
+/// A lock for one node, held for the few instructions of a gradient accumulation or around one
+/// op's derivative; contention is rare (threads sharing parameters), so it spins, then yields.
+class NodeLock {
+ public:
+  void lock() noexcept;
+  void unlock() noexcept { locked_.store(false, std::memory_order_release); }
+
+ private:
+  std::atomic<bool> locked_{false};
+};
+}  // namespace detail
+
+/// A node of the tape. Backward keeps its own scratch state (gradients in flight, the queue)
+/// in the pass, never here, so any number of threads can backpropagate at once; what a pass
+/// does change here (a leaf's grad, freeing the graph) it changes under `lock`.
 template <class T>
 struct Node {
   explicit Node(xt::xarray<T>&& v);
@@ -145,18 +190,30 @@ struct Node {
   Node& operator=(const Node&) = delete;
 
   std::atomic<std::uint32_t> refs{0};
+  /// Non-zero only on a leaf whose .grad() is a recorded graph (backward with create_graph):
+  /// how many of the leaf's references come from inside that graph. Dropping a handle down to
+  /// that many runs the cycle check (engine.cpp), so leaf -> grad -> ... -> leaf cannot leak.
+  std::uint32_t cycle_refs = 0;
+  std::atomic<std::uint32_t> version{0};  // bumped by every mutable_value()
   bool requires_grad = false;
   bool released = false;    // backward freed this node's graph (retain_graph was off)
-  bool queued = false;      // engine scratch: waiting in the backward queue
+  detail::NodeLock lock;
   const char* op = nullptr; // null for a leaf
   std::uint64_t seq;        // position on the tape (order of creation, across threads)
   xt::xarray<T> value;
   Variable<T> grad;
-  Variable<T> pending;      // engine scratch: gradient gathered so far in one pass
-  std::vector<Variable<T>> inputs;
+  std::vector<Edge<T>> inputs;
   std::unique_ptr<BackwardFn<T>> backward_fn;
   std::string name;
+  std::unique_ptr<detail::Trace, detail::TraceDeleter> trace;  // anomaly mode only
 };
+
+namespace detail {
+/// Drops one reference to a leaf holding a recorded gradient: first breaks the cycle
+/// leaf -> grad graph -> leaf when nothing else holds the leaf (engine.cpp).
+template <class T>
+void release_cyclic(Node<T>* node) noexcept;
+}  // namespace detail
 
 extern template struct Node<float>;
 extern template struct Node<double>;
@@ -187,7 +244,12 @@ inline Variable<T>& Variable<T>::operator=(Variable&& other) noexcept {
 }
 template <class T>
 inline Variable<T>::~Variable() {
-  if (node_ && node_->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete node_;
+  if (!node_) return;
+  if (node_->cycle_refs != 0) [[unlikely]] {
+    detail::release_cyclic(node_);
+    return;
+  }
+  if (node_->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete node_;
 }
 template <class T>
 inline std::uint32_t Variable<T>::use_count() const noexcept {
@@ -216,15 +278,22 @@ namespace detail {
 /// A result that records nothing (grad mode off, or no input requires grad).
 template <class T>
 Variable<T> unrecorded(const char* op, xt::xarray<T>&& value);
-/// A result recorded on the tape with its inputs and derivative.
+/// A result recorded on the tape with its inputs (and their versions) and derivative.
 template <class T>
-Variable<T> recorded(const char* op, xt::xarray<T>&& value, std::vector<Variable<T>>&& inputs,
+Variable<T> recorded(const char* op, xt::xarray<T>&& value, std::vector<Edge<T>>&& inputs,
                      std::unique_ptr<BackwardFn<T>> backward);
 template <class T>
 bool any_requires_grad(const std::vector<Variable<T>>& inputs) {
   for (const auto& v : inputs)
     if (v.requires_grad()) return true;
   return false;
+}
+/// "add: input 1 is undefined ..." when an op is handed a default-constructed Variable.
+[[noreturn]] void throw_undefined_input(const char* op, std::size_t index);
+template <class T>
+inline Edge<T> edge(const char* op, const Variable<T>& v, std::size_t index) {
+  if (!v.defined()) throw_undefined_input(op, index);
+  return {v, v.node()->version.load(std::memory_order_relaxed)};
 }
 }  // namespace detail
 
@@ -246,7 +315,10 @@ Variable<T> make_op(const char* op, xt::xarray<T>&& value, std::vector<Variable<
                     F&& backward) {
   if (!is_grad_enabled() || !detail::any_requires_grad(inputs))
     return detail::unrecorded(op, std::move(value));
-  return detail::recorded<T>(op, std::move(value), std::move(inputs),
+  std::vector<Edge<T>> edges;
+  edges.reserve(inputs.size());
+  for (std::size_t i = 0; i < inputs.size(); ++i) edges.push_back(detail::edge(op, inputs[i], i));
+  return detail::recorded<T>(op, std::move(value), std::move(edges),
                              std::unique_ptr<BackwardFn<T>>(new LambdaBackward<T, std::decay_t<F>>(std::forward<F>(backward))));
 }
 
@@ -259,16 +331,17 @@ Variable<T> make_op(const char* op, xt::xarray<T>&& value, std::initializer_list
   if (is_grad_enabled())
     for (const auto& in : inputs) record = record || in.var->requires_grad();
   if (!record) return detail::unrecorded(op, std::move(value));
-  std::vector<Variable<T>> kept;
+  std::vector<Edge<T>> kept;
   kept.reserve(inputs.size());
-  for (const auto& in : inputs) kept.push_back(*in.var);
+  std::size_t i = 0;
+  for (const auto& in : inputs) kept.push_back(detail::edge(op, *in.var, i++));
   return detail::recorded<T>(op, std::move(value), std::move(kept),
                              std::unique_ptr<BackwardFn<T>>(new LambdaBackward<T, std::decay_t<F>>(std::forward<F>(backward))));
 }
 
 struct GradOptions {
-  bool create_graph = false;         // record the backward pass (for higher-order gradients)
-  std::optional<bool> retain_graph;  // default: create_graph
+  bool create_graph = false;                        // record the backward pass (for higher-order gradients)
+  std::optional<bool> retain_graph = std::nullopt;  // default: create_graph
   bool allow_unused = false;         // an input the outputs do not depend on gets an undefined gradient
 };
 

@@ -1,0 +1,390 @@
+// The backward engine. A pass keeps all of its scratch state (the queue of nodes and the
+// gradients in flight) to itself, so any number of passes can run at once on several threads,
+// also through shared parameters; what it changes in a node (a leaf's .grad(), freeing the
+// graph) it changes under that node's lock. Nodes run in reverse tape order, each once, after
+// all of its consumers. Also here: the check that breaks the reference cycle a recorded
+// gradient stored in its own leaf makes (backward with create_graph).
+#include <algorithm>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "detail/anomaly.hpp"
+#include "variable.hpp"
+
+namespace tg {
+
+namespace {
+
+/// a + b for two gradients of one shape, recorded under create_graph: the engine's own op (the
+/// engine sits below the op library), whose derivative hands the gradient to both terms.
+template <class T>
+Variable<T> add_gradients(const Variable<T>& a, const Variable<T>& b) {
+  xt::xarray<T> sum = a.value();
+  T* s = sum.data();
+  const T* p = b.value().data();
+  for (std::size_t i = 0, n = sum.size(); i < n; ++i) s[i] += p[i];
+  return make_op<T>("accumulate_grad", std::move(sum), {a, b},
+                    [](const GradContext<T>& c) -> Grads<T> { return {c.grad, c.grad}; });
+}
+
+/// slot += g. In place when slot is the only handle to a plain array (the common case
+/// without create_graph); otherwise out of place, recorded under create_graph.
+template <class T>
+void accumulate(Variable<T>& slot, Variable<T>&& g) {
+  if (!slot.defined()) {
+    slot = std::move(g);
+    return;
+  }
+  if (slot.use_count() == 1 && !slot.requires_grad() && !g.requires_grad()) {
+    T* a = slot.node()->value.data();
+    const T* b = g.value().data();
+    for (std::size_t i = 0, n = slot.numel(); i < n; ++i) a[i] += b[i];
+    return;
+  }
+  slot = add_gradients(slot, g);
+}
+
+/// Anomaly checks are off while a derivative runs: its ops are checked as that op's backward.
+struct AnomalyOff {
+  bool previous = is_anomaly_enabled();
+  AnomalyOff() { set_anomaly_enabled(false); }
+  ~AnomalyOff() { set_anomaly_enabled(previous); }
+};
+
+template <class T>
+std::string described(const Variable<T>& v) {
+  return (v.name().empty() ? "" : "'" + v.name() + "', ") + "shape " + shape_str(v.shape());
+}
+
+template <class T>
+std::string trace_of(const Node<T>* n) {
+  return n->trace ? detail::where_created(*n->trace) : "";
+}
+
+/// A node waiting for its backward, with one gradient for it. A node with several consumers
+/// is queued once per consumer; its entries meet at the top of the heap and are summed there.
+template <class T>
+struct Waiting {
+  std::uint64_t seq;
+  Variable<T> var;
+  Variable<T> grad;
+};
+
+template <class T>
+struct BackwardPass {
+  bool retain = false;
+  bool create = false;
+  bool into_leaves = true;                         // backward(): accumulate into .grad
+  bool anomaly = is_anomaly_enabled();
+  std::unordered_map<Node<T>*, std::size_t> wanted;  // tg::grad(): inputs -> result slot
+  std::vector<Variable<T>> captured;
+  std::uint64_t oldest_wanted = 0;                 // nodes older than every input cannot lead to one
+  std::vector<Waiting<T>> queue;                   // max-heap on tape position
+  std::vector<Variable<T>> recorded_leaves;        // leaves given a recorded .grad() (create_graph)
+
+  static bool later_first(const Waiting<T>& a, const Waiting<T>& b) { return a.seq < b.seq; }
+
+  /// Queues g for v. V is Variable<T>&& when the caller's handle is going away anyway (moving
+  /// it in saves two atomic reference-count updates).
+  template <class V>
+  void push(V&& v, Variable<T>&& g) {
+    const std::uint64_t seq = v.node()->seq;
+    queue.push_back({seq, std::forward<V>(v), std::move(g)});
+    std::push_heap(queue.begin(), queue.end(), later_first);
+  }
+  Waiting<T> pop() {
+    std::pop_heap(queue.begin(), queue.end(), later_first);
+    Waiting<T> top = std::move(queue.back());
+    queue.pop_back();
+    return top;
+  }
+
+  void run() {
+    while (!queue.empty()) {
+      Waiting<T> top = pop();
+      while (!queue.empty() && queue.front().seq == top.seq) accumulate(top.grad, std::move(pop().grad));
+      Node<T>* n = top.var.node();
+      Variable<T>& g = top.grad;
+
+      if (!wanted.empty()) {
+        auto it = wanted.find(n);
+        if (it != wanted.end()) captured[it->second] = g;
+      }
+      if (!n->op) {
+        if (into_leaves) accumulate_into_leaf(top.var, std::move(g));
+        continue;
+      }
+      std::lock_guard<detail::NodeLock> lock(n->lock);
+      if (n->released)
+        throw Error(std::string(n->op) + ": backward through a graph that was already freed (result " +
+                    shape_str(n->value.shape()) +
+                    "); pass retain_graph = true to the first backward to backpropagate through it again");
+      check_versions(n);
+
+      Grads<T> grads;
+      {
+        AnomalyOff quiet;
+        grads = n->backward_fn->apply(GradContext<T>{g, top.var, InputList<T>(n->inputs.data(), n->inputs.size())});
+      }
+      TG_CHECK(grads.size() == n->inputs.size(), n->op,
+               "the derivative returned " + std::to_string(grads.size()) + " gradients for " +
+                   std::to_string(n->inputs.size()) + " inputs");
+      for (std::size_t i = 0; i < grads.size(); ++i) {
+        const Variable<T>& input = n->inputs[i].var;
+        if (!input.requires_grad() || !grads[i].defined()) continue;
+        TG_CHECK(grads[i].shape() == input.shape(), n->op,
+                 "the derivative for input " + std::to_string(i) + " has shape " + shape_str(grads[i].shape()) +
+                     ", the input has shape " + shape_str(input.shape()));
+        if (anomaly && !detail::all_finite(grads[i].value()))
+          throw Error(std::string("anomaly: the backward of op '") + n->op + "' produced NaN or Inf in the gradient of input " +
+                      std::to_string(i) + " (shape " + shape_str(input.shape()) + ")" + trace_of(n));
+      }
+      // Checked first, pushed second: an error above leaves the node's inputs intact.
+      for (std::size_t i = 0; i < grads.size(); ++i) {
+        Variable<T>& input = n->inputs[i].var;
+        if (!input.requires_grad() || !grads[i].defined() || input.node()->seq < oldest_wanted) continue;
+        if (retain) push(input, std::move(grads[i]));
+        else push(std::move(input), std::move(grads[i]));  // the node drops its inputs below anyway
+      }
+      if (!retain) {
+        n->backward_fn.reset();
+        n->inputs.clear();
+        n->released = true;
+      }
+    }
+  }
+
+  /// An op's derivative may read its inputs and its result: refuse values written in place
+  /// since the forward (PyTorch's version counters), rather than return a wrong gradient.
+  void check_versions(const Node<T>* n) const {
+    for (std::size_t i = 0; i < n->inputs.size(); ++i) {
+      const Edge<T>& e = n->inputs[i];
+      const std::uint32_t now = e.var.node()->version.load(std::memory_order_relaxed);
+      if (now != e.version)
+        throw Error(std::string(n->op) + ": input " + std::to_string(i) + " (" + described(e.var) +
+                    ") was written in place after the op used it: version " + std::to_string(e.version) +
+                    " at the forward, " + std::to_string(now) +
+                    " now, and the op's derivative needs the value it saw. Write it after backward, or "
+                    "give the op a copy (detach())" + trace_of(n));
+    }
+    const std::uint32_t out_version = n->version.load(std::memory_order_relaxed);
+    if (out_version != 0)
+      throw Error(std::string(n->op) + ": its result (shape " + shape_str(n->value.shape()) +
+                  ") was written in place after the forward (version " + std::to_string(out_version) +
+                  "), and the op's derivative needs the value it computed" + trace_of(n));
+  }
+
+  void accumulate_into_leaf(const Variable<T>& leaf, Variable<T>&& g) {
+    // The stored gradient must not share its node with anything else: optimizers and clipping
+    // edit .grad() in place.
+    if (g.use_count() > 1 && !g.requires_grad()) g = Variable<T>(xt::xarray<T>(g.value()));
+    Node<T>* n = leaf.node();
+    std::lock_guard<detail::NodeLock> lock(n->lock);
+    accumulate(n->grad, std::move(g));
+    if (n->grad.requires_grad()) recorded_leaves.push_back(leaf);
+  }
+};
+
+// ---- reference cycles through recorded gradients ------------------------------------------------------
+//
+// backward with create_graph stores in each leaf x a gradient whose graph usually holds x
+// again (d(x*x)/dx = 2x): x -> x.grad -> ... -> x, which reference counting alone never frees.
+// After such a pass every node of those graphs learns how many of its references come from
+// inside them (cycle_refs). When a handle drop leaves a node with no more references than
+// that, a trial deletion over what it reaches decides whether anything outside still holds
+// the cycle; if not, the recorded gradients in it are cleared, and counting frees the rest.
+
+/// The nodes reachable from the roots through inputs and gradients, each with how many of
+/// those edges point at it.
+template <class T>
+std::unordered_map<Node<T>*, std::uint32_t> reach(const std::vector<Node<T>*>& roots) {
+  std::unordered_map<Node<T>*, std::uint32_t> in_edges;
+  std::vector<Node<T>*> stack;
+  auto visit = [&](Node<T>* m) {
+    auto [it, fresh] = in_edges.try_emplace(m, 0);
+    ++it->second;
+    if (fresh) stack.push_back(m);
+  };
+  for (Node<T>* r : roots)
+    if (in_edges.try_emplace(r, 0).second) stack.push_back(r);
+  while (!stack.empty()) {
+    Node<T>* m = stack.back();
+    stack.pop_back();
+    for (const Edge<T>& e : m->inputs) visit(e.var.node());
+    if (m->grad.defined()) visit(m->grad.node());
+  }
+  return in_edges;
+}
+
+template <class T>
+bool holds_recorded_grad(const Node<T>* m) {
+  return m->grad.defined() && m->grad.requires_grad();
+}
+
+/// After a create_graph pass: cycle_refs for every node of the graphs that the leaves' new
+/// recorded gradients reach.
+template <class T>
+void note_cycles(const std::vector<Variable<T>>& leaves) {
+  std::vector<Node<T>*> roots;
+  for (const auto& l : leaves) roots.push_back(l.node());
+  for (auto& [m, internal] : reach(roots)) m->cycle_refs = std::max<std::uint32_t>(internal, 1);
+}
+
+/// Trial deletion from n, whose caller is about to drop one reference: true when nothing
+/// outside the nodes n reaches holds n. Clears what it learns cannot be in a cycle.
+template <class T>
+bool only_cycle_holds(Node<T>* n) {
+  auto in_edges = reach<T>({n});
+  bool any_grad_edge = false;
+  for (auto& [m, internal] : in_edges) any_grad_edge = any_grad_edge || holds_recorded_grad(m);
+  if (!any_grad_edge) {  // no gradient edge below n: nothing here can close a cycle
+    for (auto& [m, internal] : in_edges) m->cycle_refs = 0;
+    return false;
+  }
+  // Held from outside: more references than edges from inside (n: less the one being dropped).
+  std::vector<Node<T>*> live;
+  std::unordered_map<Node<T>*, bool> is_live;
+  for (auto& [m, internal] : in_edges) {
+    const std::uint32_t refs = m->refs.load(std::memory_order_acquire) - (m == n ? 1 : 0);
+    const bool outside = refs > internal;
+    is_live[m] = outside;
+    if (outside) live.push_back(m);
+  }
+  while (!live.empty()) {  // whatever a live node reaches is live
+    Node<T>* m = live.back();
+    live.pop_back();
+    auto mark = [&](Node<T>* k) {
+      bool& l = is_live[k];
+      if (!l) l = true, live.push_back(k);
+    };
+    for (const Edge<T>& e : m->inputs) mark(e.var.node());
+    if (m->grad.defined()) mark(m->grad.node());
+  }
+  if (is_live[n]) return false;
+  // Garbage: none of it is reachable from outside. Forget the counts, cut the gradient edges.
+  std::vector<Variable<T>> cut;
+  for (auto& [m, live_m] : is_live)
+    if (!live_m) {
+      m->cycle_refs = 0;
+      if (m->grad.defined()) cut.push_back(std::move(m->grad));
+    }
+  return true;  // cut goes here, while the caller's handle still holds n
+}
+
+}  // namespace
+
+namespace detail {
+template <class T>
+void release_cyclic(Node<T>* n) noexcept {
+  const std::uint32_t refs = n->refs.load(std::memory_order_acquire);
+  if (refs > 1 && refs - 1 <= n->cycle_refs) only_cycle_holds(n);
+  if (n->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete n;
+}
+template void release_cyclic(Node<float>*) noexcept;
+template void release_cyclic(Node<double>*) noexcept;
+}  // namespace detail
+
+// ---- backward() and tg::grad ------------------------------------------------------------------------
+
+namespace {
+
+template <class T>
+void seed_roots(BackwardPass<T>& pass, const std::vector<Variable<T>>& roots, const std::vector<Variable<T>>& seeds,
+                const char* op) {
+  TG_CHECK(seeds.empty() || seeds.size() == roots.size(), op,
+           std::to_string(roots.size()) + " outputs but " + std::to_string(seeds.size()) + " gradients for them");
+  for (std::size_t i = 0; i < roots.size(); ++i) {
+    const Variable<T>& root = roots[i];
+    TG_CHECK(root.defined(), op, "output " + std::to_string(i) + " is undefined");
+    TG_CHECK(root.requires_grad(), op,
+             "output " + std::to_string(i) + " (shape " + shape_str(root.shape()) +
+                 ") does not require grad: no input of its computation has requires_grad = true, or it was "
+                 "computed under NoGradGuard");
+    Variable<T> seed;
+    if (seeds.empty() || !seeds[i].defined()) {
+      TG_CHECK(root.numel() == 1, op,
+               "output " + std::to_string(i) + " has shape " + shape_str(root.shape()) +
+                   "; without a seed the output must have one element (pass dL/d(output) of shape " +
+                   shape_str(root.shape()) + ")");
+      seed = Variable<T>(xt::xarray<T>(xt::ones<T>(root.shape())));
+    } else {
+      TG_CHECK(seeds[i].shape() == root.shape(), op,
+               "the gradient for output " + std::to_string(i) + " has shape " + shape_str(seeds[i].shape()) +
+                   ", the output has shape " + shape_str(root.shape()));
+      seed = seeds[i];
+    }
+    pass.push(root, std::move(seed));
+  }
+}
+
+template <class T>
+void run_pass(BackwardPass<T>& pass, const std::vector<Variable<T>>& roots, const std::vector<Variable<T>>& seeds,
+              const char* op) {
+  NoGradGuard no_grad;
+  std::optional<EnableGradGuard> recording;
+  if (pass.create) recording.emplace();
+  seed_roots(pass, roots, seeds, op);
+  pass.run();
+  if (!pass.recorded_leaves.empty()) note_cycles(pass.recorded_leaves);
+}
+
+template <class T>
+std::vector<Variable<T>> grad_impl(const std::vector<Variable<T>>& outputs, const std::vector<Variable<T>>& inputs,
+                                   const std::vector<Variable<T>>& grad_outputs, const GradOptions& options) {
+  BackwardPass<T> pass;
+  pass.create = options.create_graph;
+  pass.retain = options.retain_graph.value_or(options.create_graph);
+  pass.into_leaves = false;
+  pass.captured.resize(inputs.size());
+  pass.oldest_wanted = ~std::uint64_t(0);
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    TG_CHECK(inputs[i].defined(), "grad", "input " + std::to_string(i) + " is undefined");
+    TG_CHECK(inputs[i].requires_grad(), "grad",
+             "input " + std::to_string(i) + " (shape " + shape_str(inputs[i].shape()) + ") does not require grad");
+    TG_CHECK(pass.wanted.emplace(inputs[i].node(), i).second, "grad",
+             "input " + std::to_string(i) + " appears twice in the list of inputs");
+    pass.oldest_wanted = std::min(pass.oldest_wanted, inputs[i].node()->seq);
+  }
+  run_pass(pass, outputs, grad_outputs, "grad");
+  for (std::size_t i = 0; i < inputs.size(); ++i)
+    TG_CHECK(pass.captured[i].defined() || options.allow_unused, "grad",
+             "input " + std::to_string(i) + " (shape " + shape_str(inputs[i].shape()) +
+                 ") is not used to compute the outputs; pass allow_unused = true to get an undefined gradient");
+  return std::move(pass.captured);
+}
+}  // namespace
+
+template <class T>
+void Variable<T>::backward(BackwardOptions options) const {
+  backward_from(Variable(), options);
+}
+
+template <class T>
+void Variable<T>::backward_from(const Variable& seed, BackwardOptions options) const {
+  check_defined("backward");
+  BackwardPass<T> pass;
+  pass.create = options.create_graph;
+  pass.retain = options.retain_graph.value_or(options.create_graph);
+  std::vector<Variable<T>> seeds;
+  if (seed.defined()) seeds.push_back(seed);
+  run_pass(pass, {*this}, seeds, "backward");
+}
+
+std::vector<Variable<float>> grad(const std::vector<Variable<float>>& outputs, const std::vector<Variable<float>>& inputs,
+                                  const std::vector<Variable<float>>& grad_outputs, const GradOptions& options) {
+  return grad_impl(outputs, inputs, grad_outputs, options);
+}
+std::vector<Variable<double>> grad(const std::vector<Variable<double>>& outputs,
+                                   const std::vector<Variable<double>>& inputs,
+                                   const std::vector<Variable<double>>& grad_outputs, const GradOptions& options) {
+  return grad_impl(outputs, inputs, grad_outputs, options);
+}
+
+template void Variable<float>::backward(BackwardOptions) const;
+template void Variable<double>::backward(BackwardOptions) const;
+template void Variable<float>::backward_from(const Variable<float>&, BackwardOptions) const;
+template void Variable<double>::backward_from(const Variable<double>&, BackwardOptions) const;
+
+}  // namespace tg
