@@ -15,6 +15,23 @@ Variable<double> evaluate(const DoubleFunction& f, const std::vector<Variable<do
   TG_CHECK(out.defined(), "gradcheck", "the function returned an undefined variable");
   return out;
 }
+
+/// Puts one perturbed element back when it goes out of scope, so the caller's input is
+/// restored exactly even when f throws on a perturbed evaluation.
+class RestoreElement {
+ public:
+  RestoreElement(xt::xarray<double>& values, std::size_t element) noexcept
+      : values_(values), element_(element), saved_(values.data()[element]) {}
+  RestoreElement(const RestoreElement&) = delete;
+  RestoreElement& operator=(const RestoreElement&) = delete;
+  ~RestoreElement() { values_.data()[element_] = saved_; }
+  double saved() const noexcept { return saved_; }
+
+ private:
+  xt::xarray<double>& values_;
+  std::size_t element_;
+  double saved_;
+};
 }  // namespace
 
 GradcheckResult gradcheck(const DoubleFunction& f, const std::vector<Variable<double>>& inputs, GradcheckOptions options) {
@@ -42,15 +59,14 @@ GradcheckResult gradcheck(const DoubleFunction& f, const std::vector<Variable<do
     Variable<double> x = wrt[w];
     xt::xarray<double>& xv = x.mutable_value();
     for (std::size_t e = 0; e < x.numel(); ++e) {
-      const double saved = xv.data()[e];
       xt::xarray<double> plus, minus;
       {
         NoGradGuard no_grad;
-        xv.data()[e] = saved + options.eps;
+        RestoreElement restore(xv, e);
+        xv.data()[e] = restore.saved() + options.eps;
         plus = evaluate(f, inputs).value();
-        xv.data()[e] = saved - options.eps;
+        xv.data()[e] = restore.saved() - options.eps;
         minus = evaluate(f, inputs).value();
-        xv.data()[e] = saved;
       }
       for (std::size_t o = 0; o < n_out; ++o) {
         const double numeric = (plus.data()[o] - minus.data()[o]) / (2 * options.eps);
@@ -77,27 +93,50 @@ GradcheckResult gradgradcheck(const DoubleFunction& f, const std::vector<Variabl
   Variable<double> probe;
   {
     NoGradGuard no_grad;
-    probe = f(inputs);
+    probe = evaluate(f, inputs);
   }
-  // a fixed, generic weighting of the outputs so no second derivative cancels by symmetry
+  // The output weighting v is an input of the checked function, as PyTorch's grad_outputs:
+  // (x..., v) -> d<f(x), v>/dx. Its derivative in v is the Jacobian of f again, computed by
+  // differentiating the backward pass, so a derivative that is right in value but not
+  // recorded (or recorded wrong) fails even for a linear f, whose derivative in x is 0.
+  // Generic values (not all ones) so that no second derivative cancels by symmetry.
   xt::xarray<double> v = xt::empty<double>(probe.shape());
   for (std::size_t i = 0; i < v.size(); ++i) v.data()[i] = 0.5 + 0.37 * static_cast<double>((i * 7919) % 11) / 11.0;
-  Variable<double> weights(std::move(v));
+  std::vector<Variable<double>> extended = inputs;
+  extended.emplace_back(std::move(v), true);
+  const std::size_t n_inputs = inputs.size();
+
+  std::size_t n_flat = 0;  // the length of the concatenated gradients
+  for (const auto& x : inputs)
+    if (x.requires_grad()) n_flat += x.numel();
 
   DoubleFunction first_derivative = [&](const std::vector<Variable<double>>& xs) {
     EnableGradGuard recording;  // gradcheck evaluates finite differences without grad mode
+    const std::vector<Variable<double>> xs_f(xs.begin(), xs.begin() + static_cast<std::ptrdiff_t>(n_inputs));
+    const Variable<double>& weights = xs[n_inputs];
     std::vector<Variable<double>> wrt;
-    for (const auto& x : xs)
+    for (const auto& x : xs_f)
       if (x.requires_grad()) wrt.push_back(x);
-    Variable<double> out = f(xs);
-    if (!out.requires_grad()) return zeros<double>({1});
+    Variable<double> out = evaluate(f, xs_f);
+    TG_CHECK(out.shape() == weights.shape(), "gradgradcheck",
+             "f returned shape " + shape_str(out.shape()) + " on one call and " + shape_str(weights.shape()) + " on another");
+    if (!out.requires_grad()) return zeros<double>({n_flat});
     auto grads = grad({out}, wrt, {weights}, {.create_graph = true, .retain_graph = true, .allow_unused = true});
     std::vector<Variable<double>> flat;
     for (std::size_t i = 0; i < grads.size(); ++i)
       flat.push_back(grads[i].defined() ? reshape(grads[i], {-1}) : zeros<double>({wrt[i].numel()}));
     return concat(flat, 0);
   };
-  return gradcheck(first_derivative, inputs, options);
+  GradcheckOptions quiet = options;
+  quiet.raise_exception = false;
+  GradcheckResult result = gradcheck(first_derivative, extended, quiet);
+  if (!result.ok) {
+    // name the check and, when it is the weighting that failed, say what that input is
+    std::string what = result.input == n_inputs ? "the output weighting v (grad_outputs)" : "input " + std::to_string(result.input);
+    result.message = "gradgradcheck: d/d(" + what + ") of the gradient d<f, v>/dx failed; " + result.message;
+    if (options.raise_exception) throw Error(result.message);
+  }
+  return result;
 }
 
 }  // namespace tg

@@ -32,8 +32,10 @@ using DoubleFunction = std::function<Variable<double>(const std::vector<Variable
 GradcheckResult gradcheck(const DoubleFunction& f, const std::vector<Variable<double>>& inputs,
                           GradcheckOptions options = {});
 
-/// Checks second derivatives: gradcheck of x -> d<f(x), v>/dx for a fixed random v, the
-/// gradient taken with create_graph so the backward pass is itself differentiated.
+/// Checks second derivatives: gradcheck of (x..., v) -> d<f(x), v>/dx, the gradient taken with
+/// create_graph so the backward pass is itself differentiated, in x and in the output weighting
+/// v (as PyTorch's grad_outputs; a failure there has input index inputs.size()). The check in v
+/// catches an unrecorded derivative even for linear ops, whose second derivative is 0.
 GradcheckResult gradgradcheck(const DoubleFunction& f, const std::vector<Variable<double>>& inputs,
                               GradcheckOptions options = {});
 

@@ -43,12 +43,16 @@ IndexArray indices(const Shape& shape, std::initializer_list<Index> values) {
   return a;
 }
 
-/// gradcheck of op, and gradgradcheck of op(x)^2: a shape op is linear, so only through a
-/// nonlinearity does the second pass exercise the backward of its derivative (the partner op).
+/// gradcheck and gradgradcheck of op, and of op(x)^2. A shape op is linear: gradgradcheck of
+/// the op alone checks its derivative (the partner op) through the output weighting; squared,
+/// its derivative is also differentiated in x.
 void check_grads(const Unary& op, const D& x) {
   const auto first = gradcheck([&](const std::vector<D>& in) { return op(in[0]); }, {x}, {.raise_exception = false});
   INFO(first.message);
   CHECK(first.ok);
+  const auto second_alone = gradgradcheck([&](const std::vector<D>& in) { return op(in[0]); }, {x}, {.raise_exception = false});
+  INFO(second_alone.message);
+  CHECK(second_alone.ok);
   auto squared = [&](const std::vector<D>& in) {
     auto y = op(in[0]);
     return y * y;
@@ -66,6 +70,9 @@ void check_grads(const DoubleFunction& f, const std::vector<D>& inputs) {
   const auto first = gradcheck(f, inputs, {.raise_exception = false});
   INFO(first.message);
   CHECK(first.ok);
+  const auto second_alone = gradgradcheck(f, inputs, {.raise_exception = false});
+  INFO(second_alone.message);
+  CHECK(second_alone.ok);
   DoubleFunction squared = [&](const std::vector<D>& in) {
     auto y = f(in);
     return y * y;
