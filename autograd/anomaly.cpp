@@ -19,13 +19,15 @@ std::unique_ptr<Trace, TraceDeleter> capture_trace() {
 namespace {
 /// "tg::Variable<double> tg::log<double>(tg::Variable<double> const&)" -> "tg::log<double>":
 /// the qualified name, without a return type or parameters.
-std::string qualified_name(const std::string& demangled) {
+std::string qualified_name(std::string demangled) {
+  for (std::size_t at; (at = demangled.find("(anonymous namespace)")) != std::string::npos;)
+    demangled.replace(at, 21, "{anonymous}");
   int depth = 0;
   std::size_t start = 0, end = demangled.size();
   for (std::size_t i = 0; i < demangled.size(); ++i) {
     const char ch = demangled[i];
-    if (ch == '<') ++depth;
-    else if (ch == '>') --depth;
+    if (ch == '<' || ch == '{') ++depth;
+    else if (ch == '>' || ch == '}') --depth;
     else if (depth == 0 && ch == ' ') start = i + 1;
     else if (depth == 0 && ch == '(') {
       end = i;
@@ -42,6 +44,25 @@ bool is_library_frame(const std::string& name) {
   return q.empty();
 }
 }  // namespace
+
+std::string calling_op() {
+  for (const auto& frame : boost::stacktrace::stacktrace()) {
+    std::string q = qualified_name(frame.name());
+    if (q.rfind("tg::", 0) != 0) continue;
+    std::string plain;  // without template arguments: "Variable<float>::shape" -> "Variable::shape"
+    int depth = 0;
+    for (char ch : q.substr(4)) {
+      if (ch == '<') ++depth;
+      else if (ch == '>') --depth;
+      else if (depth == 0) plain += ch;
+    }
+    q = plain;
+    // The handle's own methods, internals and kernels are not ops.
+    if (q.empty() || q.find("::") != std::string::npos) continue;
+    return q;
+  }
+  return "";
+}
 
 std::string where_created(const Trace& trace) {
   constexpr std::size_t max_frames = 8;

@@ -83,7 +83,14 @@ Variable<T>::Variable(xt::nested_initializer_list_t<T, 3> values, bool requires_
 
 template <class T>
 void Variable<T>::check_defined(const char* what) const {
-  if (!node_) throw Error(std::string("Variable::") + what + ": the variable is undefined (default-constructed)");
+  if (node_) return;
+  // Name the op that was handed the undefined variable, found on the stack (this is the error
+  // path, so symbolising costs nothing that matters).
+  const std::string op = detail::calling_op();
+  if (!op.empty())
+    throw Error(op + ": an input is undefined (a default-constructed Variable, or one never assigned); "
+                "Variable::" + what + " was called on it");
+  throw Error(std::string("Variable::") + what + ": the variable is undefined (default-constructed)");
 }
 
 template <class T>

@@ -18,6 +18,10 @@ std::unique_ptr<Trace, TraceDeleter> capture_trace();
 /// "\n  where the op was created: ..." with the frames outside tapegrad, innermost first.
 std::string where_created(const Trace& trace);
 
+/// The public tapegrad op on the calling thread's stack nearest to it ("matmul"), or "" when
+/// the stack has no names (a stripped binary). Used on error paths only: it symbolises.
+std::string calling_op();
+
 template <class T>
 bool all_finite(const xt::xarray<T>& a) {
   const T* p = a.data();

@@ -1,0 +1,112 @@
+// Backward on several threads at once, through shared parameters and shared graphs. Also run
+// under ThreadSanitizer (scripts/test --tsan), which fails on any data race it sees.
+#include "testing.hpp"
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+using namespace tg;
+
+namespace {
+constexpr int threads = 4;
+constexpr int rounds = 100;
+
+/// An input of small whole numbers, different for every (thread, round): sums of products
+/// of them are exact in float, so the expected gradient is exact whatever the order.
+Var whole_numbers(int thread, int round) {
+  xt::xarray<float> x = xt::empty<float>(Shape{2, 4});
+  for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = float((thread * 7 + round * 3 + int(i)) % 5 - 2);
+  return Var(std::move(x));
+}
+
+template <class F>
+void on_threads(F body) {
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) pool.emplace_back(body, t);
+  for (auto& th : pool) th.join();
+}
+}  // namespace
+
+TEST_CASE("Hogwild: concurrent backward passes through shared parameters sum exactly") {
+  Var w(xt::xarray<float>(xt::ones<float>(Shape{4, 3})), true);
+  Var b(xt::xarray<float>(xt::zeros<float>(Shape{3})), true);
+  // d/dW sum(x W + b) = x^T 1 (each column the column sums of x); d/db = rows of x
+  xt::xarray<float> expected_w = xt::zeros<float>(Shape{4, 3});
+  float expected_b = 0;
+  for (int t = 0; t < threads; ++t)
+    for (int r = 0; r < rounds; ++r) {
+      const auto x = whole_numbers(t, r).value();
+      for (std::size_t i = 0; i < 4; ++i)
+        for (std::size_t j = 0; j < 3; ++j) expected_w(i, j) += x(0, i) + x(1, i);
+      expected_b += 2;
+    }
+  on_threads([&](int t) {
+    for (int r = 0; r < rounds; ++r) sum(matmul(whole_numbers(t, r), w) + b).backward();
+  });
+  CHECK(w.grad().value() == expected_w);
+  CHECK(xt::all(xt::equal(b.grad().value(), expected_b)));
+}
+
+TEST_CASE("concurrent tg::grad calls through shared parameters") {
+  Var w(xt::xarray<float>{1.f, 2.f, 3.f}, true);
+  std::atomic<int> wrong{0};
+  on_threads([&](int t) {
+    for (int r = 0; r < rounds; ++r) {
+      Var x(xt::xarray<float>{float(t), float(r), 1.f});
+      auto g = grad({sum(x * w * w)}, {w})[0];  // 2 x w
+      for (std::size_t i = 0; i < 3; ++i)
+        if (g.value()(i) != 2 * x.value()(i) * w.value()(i)) ++wrong;
+    }
+  });
+  CHECK(wrong == 0);
+  CHECK_FALSE(w.has_grad());
+}
+
+TEST_CASE("concurrent backward through one shared graph kept with retain_graph") {
+  Var w(xt::xarray<float>{0.5f, -1.f}, true);
+  Var shared = tanh(w * 2.f);  // built once, backpropagated from every thread
+  on_threads([&](int t) {
+    for (int r = 0; r < rounds; ++r) sum(shared * float(t + 1)).backward({.retain_graph = true});
+  });
+  // sum over threads of (t + 1) * rounds * 2 (1 - tanh(2w)^2)
+  const float scale = float(rounds) * (1 + 2 + 3 + 4);
+  for (std::size_t i = 0; i < 2; ++i) {
+    const float th = std::tanh(2 * w.value()(i));
+    CHECK(w.grad().value()(i) == doctest::Approx(scale * 2 * (1 - th * th)).epsilon(1e-5));
+  }
+}
+
+TEST_CASE("two threads freeing one shared graph: one backward runs, the other is told it was freed") {
+  for (int repeat = 0; repeat < 50; ++repeat) {
+    Var w(xt::xarray<float>{1.f, 2.f}, true);
+    Var shared = w * w;
+    std::atomic<int> ok{0}, freed{0};
+    std::vector<std::thread> pool;
+    for (int t = 0; t < 2; ++t)
+      pool.emplace_back([&] {
+        try {
+          sum(shared * 3.f).backward();
+          ++ok;
+        } catch (const Error& e) {
+          if (std::string(e.what()).find("already freed") != std::string::npos) ++freed;
+        }
+      });
+    for (auto& th : pool) th.join();
+    CHECK(ok == 1);
+    CHECK(freed == 1);
+    CHECK(w.grad().value() == xt::xarray<float>{6.f, 12.f});
+  }
+}
+
+TEST_CASE("graphs built and freed on many threads at once") {
+  Var w(xt::xarray<float>{1.f, 1.f}, true);
+  on_threads([&](int t) {
+    for (int r = 0; r < rounds; ++r) {
+      Var y = w;
+      for (int k = 0; k < 20; ++k) y = y * 1.0f + float(k);  // a chain of its own
+      sum(y).backward();
+    }
+  });
+  CHECK(w.grad().value() == xt::xarray<float>{float(threads * rounds), float(threads * rounds)});
+}
