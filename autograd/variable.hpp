@@ -61,7 +61,7 @@ struct LambdaBackward final : BackwardFn<T> {
 };
 
 struct BackwardOptions {
-  std::optional<bool> retain_graph;  // keep the graph for another backward; default: create_graph
+  std::optional<bool> retain_graph = std::nullopt;  // keep the graph for another backward; default: create_graph
   bool create_graph = false;         // record the backward pass too (higher-order gradients)
 };
 
@@ -268,7 +268,7 @@ Variable<T> make_op(const char* op, xt::xarray<T>&& value, std::initializer_list
 
 struct GradOptions {
   bool create_graph = false;         // record the backward pass (for higher-order gradients)
-  std::optional<bool> retain_graph;  // default: create_graph
+  std::optional<bool> retain_graph = std::nullopt;  // default: create_graph
   bool allow_unused = false;         // an input the outputs do not depend on gets an undefined gradient
 };
 
