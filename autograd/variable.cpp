@@ -270,7 +270,7 @@ Variable<T> arange(double start, double stop, double step, bool requires_grad) {
   TG_CHECK(step != 0, "arange", "step is 0");
   const double count = std::ceil((stop - start) / step);
   const std::size_t n = count > 0 ? static_cast<std::size_t>(count) : 0;
-  xt::xarray<T> a = xt::empty<T>(Shape{n});
+  xt::xarray<T> a = xt::xarray<T>::from_shape({n});
   for (std::size_t i = 0; i < n; ++i) a(i) = static_cast<T>(start + step * static_cast<double>(i));
   return Variable<T>(std::move(a), requires_grad);
 }
@@ -298,8 +298,7 @@ Variable<T> ones_like(const Variable<T>& x, bool requires_grad) {
 }
 template <class T>
 Variable<T> scalar(double value, bool requires_grad) {
-  xt::xarray<T> a = xt::empty<T>(Shape{});
-  *a.data() = static_cast<T>(value);
+  xt::xarray<T> a(static_cast<T>(value));  // 0-d
   return Variable<T>(std::move(a), requires_grad);
 }
 

@@ -32,13 +32,13 @@ struct HuberOptions {
 struct CrossEntropyOptions {
   Reduction reduction = Reduction::mean;
   double label_smoothing = 0;       // target = (1 - s) one_hot + s / C
-  std::vector<double> weight;       // a weight per class (empty: all 1), as PyTorch's `weight`
+  std::vector<double> weight{};     // a weight per class (empty: all 1), as PyTorch's `weight`
   std::int64_t ignore_index = -100; // targets equal to it add nothing and do not count in the mean
 };
 
 struct NLLLossOptions {
   Reduction reduction = Reduction::mean;
-  std::vector<double> weight;       // a weight per class (empty: all 1)
+  std::vector<double> weight{};     // a weight per class (empty: all 1)
   std::int64_t ignore_index = -100; // targets equal to it add nothing and do not count in the mean
 };
 

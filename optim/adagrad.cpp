@@ -6,10 +6,6 @@
 
 namespace tg::optim {
 
-namespace {
-constexpr const char* adagrad_buffers[] = {"sum"};
-}
-
 void AdagradOptions::validate() const {
   detail::check_non_negative("Adagrad", "lr", lr);
   detail::check_non_negative("Adagrad", "lr_decay", lr_decay);
@@ -17,13 +13,6 @@ void AdagradOptions::validate() const {
   detail::check_non_negative("Adagrad", "initial_accumulator_value", initial_accumulator_value);
   detail::check_non_negative("Adagrad", "eps", eps);
 }
-
-template <class T>
-Adagrad<T>::Adagrad(std::vector<Variable<T>> params, AdagradOptions options)
-    : Adagrad(std::vector<Group>{Group{std::move(params), std::nullopt}}, options) {}
-template <class T>
-Adagrad<T>::Adagrad(std::vector<Group> groups, AdagradOptions defaults)
-    : OptimizerOf<T, AdagradOptions>("Adagrad", adagrad_buffers, std::move(groups), defaults) {}
 
 template <class T>
 std::uint32_t Adagrad<T>::buffers_for(const AdagradOptions&) const {
@@ -49,9 +38,6 @@ void Adagrad<T>::update(Slot& s, std::uint32_t fresh) {
   }
 }
 
-template class OptimizerOf<float, AdagradOptions>;
-template class OptimizerOf<double, AdagradOptions>;
-template class Adagrad<float>;
-template class Adagrad<double>;
+TG_OPTIMIZER_INSTANTIATE(Adagrad, AdagradOptions)
 
 }  // namespace tg::optim

@@ -10,6 +10,8 @@ namespace tg::optim {
 ///   s = s + g²                   (s starts at initial_accumulator_value)
 ///   θ = θ − lr_t·g / (sqrt(s) + eps)
 struct AdagradOptions {
+  static constexpr const char* name = "Adagrad";
+  static constexpr const char* state[] = {"sum"};  // per-parameter buffers
   double lr = 1e-2;
   double lr_decay = 0;
   double weight_decay = 0;
@@ -32,9 +34,7 @@ struct AdagradOptions {
 template <class T = float>
 class Adagrad : public OptimizerOf<T, AdagradOptions> {
  public:
-  using Group = ParamGroup<T, AdagradOptions>;
-  explicit Adagrad(std::vector<Variable<T>> params, AdagradOptions options = {});
-  explicit Adagrad(std::vector<Group> groups, AdagradOptions defaults = {});
+  using OptimizerOf<T, AdagradOptions>::OptimizerOf;
 
  protected:
   using Slot = typename Optimizer<T>::Slot;
@@ -42,9 +42,6 @@ class Adagrad : public OptimizerOf<T, AdagradOptions> {
   void update(Slot& slot, std::uint32_t fresh) override;
 };
 
-extern template class OptimizerOf<float, AdagradOptions>;
-extern template class OptimizerOf<double, AdagradOptions>;
-extern template class Adagrad<float>;
-extern template class Adagrad<double>;
+TG_OPTIMIZER_DECLARE(Adagrad, AdagradOptions)
 
 }  // namespace tg::optim

@@ -7,8 +7,6 @@
 namespace tg::optim {
 
 namespace {
-constexpr const char* adam_buffers[] = {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
-
 template <class Options>
 void validate_adam(const Options& o, const char* op) {
   detail::check_non_negative(op, "lr", o.lr);
@@ -91,12 +89,6 @@ void AdamOptions::validate() const { validate_adam(*this, "Adam"); }
 void AdamWOptions::validate() const { validate_adam(*this, "AdamW"); }
 
 template <class T>
-Adam<T>::Adam(std::vector<Variable<T>> params, AdamOptions options)
-    : Adam(std::vector<Group>{Group{std::move(params), std::nullopt}}, options) {}
-template <class T>
-Adam<T>::Adam(std::vector<Group> groups, AdamOptions defaults)
-    : OptimizerOf<T, AdamOptions>("Adam", adam_buffers, std::move(groups), defaults) {}
-template <class T>
 std::uint32_t Adam<T>::buffers_for(const AdamOptions& o) const {
   return adam_buffers_for(o);
 }
@@ -109,12 +101,6 @@ void Adam<T>::update(Slot& s, std::uint32_t) {
 }
 
 template <class T>
-AdamW<T>::AdamW(std::vector<Variable<T>> params, AdamWOptions options)
-    : AdamW(std::vector<Group>{Group{std::move(params), std::nullopt}}, options) {}
-template <class T>
-AdamW<T>::AdamW(std::vector<Group> groups, AdamWOptions defaults)
-    : OptimizerOf<T, AdamWOptions>("AdamW", adam_buffers, std::move(groups), defaults) {}
-template <class T>
 std::uint32_t AdamW<T>::buffers_for(const AdamWOptions& o) const {
   return adam_buffers_for(o);
 }
@@ -126,13 +112,7 @@ void AdamW<T>::update(Slot& s, std::uint32_t) {
                  true);
 }
 
-template class OptimizerOf<float, AdamOptions>;
-template class OptimizerOf<double, AdamOptions>;
-template class OptimizerOf<float, AdamWOptions>;
-template class OptimizerOf<double, AdamWOptions>;
-template class Adam<float>;
-template class Adam<double>;
-template class AdamW<float>;
-template class AdamW<double>;
+TG_OPTIMIZER_INSTANTIATE(Adam, AdamOptions)
+TG_OPTIMIZER_INSTANTIATE(AdamW, AdamWOptions)
 
 }  // namespace tg::optim

@@ -12,6 +12,8 @@ namespace tg::optim {
 ///   v_max = max(v_max, v) and v = v_max                  (amsgrad)
 ///   θ = θ − lr·(m / (1 − β1^t)) / (sqrt(v / (1 − β2^t)) + eps)
 struct AdamOptions {
+  static constexpr const char* name = "Adam";
+  static constexpr const char* state[] = {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"};  // per-parameter buffers
   double lr = 1e-3;
   std::array<double, 2> betas{0.9, 0.999};
   double eps = 1e-8;
@@ -34,6 +36,8 @@ struct AdamOptions {
 /// As torch.optim.AdamW: Adam whose weight decay shrinks the weights directly,
 ///   θ = θ − lr·weight_decay·θ, then the Adam step with g free of any penalty.
 struct AdamWOptions {
+  static constexpr const char* name = "AdamW";
+  static constexpr const auto& state = AdamOptions::state;  // per-parameter buffers
   double lr = 1e-3;
   std::array<double, 2> betas{0.9, 0.999};
   double eps = 1e-8;
@@ -51,9 +55,7 @@ struct AdamWOptions {
 template <class T = float>
 class Adam : public OptimizerOf<T, AdamOptions> {
  public:
-  using Group = ParamGroup<T, AdamOptions>;
-  explicit Adam(std::vector<Variable<T>> params, AdamOptions options = {});
-  explicit Adam(std::vector<Group> groups, AdamOptions defaults = {});
+  using OptimizerOf<T, AdamOptions>::OptimizerOf;
 
  protected:
   using Slot = typename Optimizer<T>::Slot;
@@ -65,9 +67,7 @@ class Adam : public OptimizerOf<T, AdamOptions> {
 template <class T = float>
 class AdamW : public OptimizerOf<T, AdamWOptions> {
  public:
-  using Group = ParamGroup<T, AdamWOptions>;
-  explicit AdamW(std::vector<Variable<T>> params, AdamWOptions options = {});
-  explicit AdamW(std::vector<Group> groups, AdamWOptions defaults = {});
+  using OptimizerOf<T, AdamWOptions>::OptimizerOf;
 
  protected:
   using Slot = typename Optimizer<T>::Slot;
@@ -75,13 +75,7 @@ class AdamW : public OptimizerOf<T, AdamWOptions> {
   void update(Slot& slot, std::uint32_t fresh) override;
 };
 
-extern template class OptimizerOf<float, AdamOptions>;
-extern template class OptimizerOf<double, AdamOptions>;
-extern template class OptimizerOf<float, AdamWOptions>;
-extern template class OptimizerOf<double, AdamWOptions>;
-extern template class Adam<float>;
-extern template class Adam<double>;
-extern template class AdamW<float>;
-extern template class AdamW<double>;
+TG_OPTIMIZER_DECLARE(Adam, AdamOptions)
+TG_OPTIMIZER_DECLARE(AdamW, AdamWOptions)
 
 }  // namespace tg::optim

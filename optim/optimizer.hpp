@@ -114,8 +114,8 @@ class Optimizer : public OptimizerBase {
 /// defaults. Options given here replace the defaults entirely, as in PyTorch's C++ frontend.
 template <class T, class Options>
 struct ParamGroup {
-  std::vector<Variable<T>> params;
-  std::optional<Options> options;
+  std::vector<Variable<T>> params{};
+  std::optional<Options> options = std::nullopt;
 };
 
 namespace detail {
@@ -130,11 +130,21 @@ void check_fraction(const char* op, const char* field, double value);
 /// Typed options per group. Options is an aggregate with
 ///   void validate() const;                                   // tg::Error quoting a bad value
 ///   template <class O, class F> static void fields(O&, F&&); // f(name, double& or bool&) per field
+/// and, for the public constructors (an optimizer takes them with `using OptimizerOf::OptimizerOf`),
+///   static constexpr const char* name;                       // "SGD": prefix of every error
+///   static constexpr const char* state[];                    // per-parameter buffers (state dict names)
 template <class T, class Options>
 class OptimizerOf : public Optimizer<T> {
  public:
   using options_type = Options;
   using Group = ParamGroup<T, Options>;
+
+  /// One group of parameters with these options.
+  explicit OptimizerOf(std::vector<Variable<T>> params, Options options = {})
+      : OptimizerOf(std::vector<Group>{Group{std::move(params), std::nullopt}}, options) {}
+  /// Groups with their own options; a group without any takes `defaults`.
+  explicit OptimizerOf(std::vector<Group> groups, Options defaults = {})
+      : OptimizerOf(Options::name, Options::state, std::move(groups), defaults) {}
 
   const Options& defaults() const noexcept { return defaults_; }
   const Options& options(std::size_t group) const {
@@ -161,6 +171,7 @@ class OptimizerOf : public Optimizer<T> {
   }
 
  protected:
+  /// For an optimizer whose Options lack `name` and `state`.
   OptimizerOf(const char* name, std::span<const char* const> buffer_names, std::vector<Group> groups,
               Options defaults)
       : Optimizer<T>(name, buffer_names), defaults_(rounded(defaults)) {
@@ -220,5 +231,22 @@ class OptimizerOf : public Optimizer<T> {
 
 extern template class Optimizer<float>;
 extern template class Optimizer<double>;
+
+/// What every optimizer declares after its class: deduction guides (SGD opt(params) deduces T
+/// from the parameters, as the constructors of each class did before they were inherited) and
+/// the extern declarations of its float and double instances, made once in its .cpp by
+/// TG_OPTIMIZER_INSTANTIATE.
+#define TG_OPTIMIZER_DECLARE(Class, Options)                                                   \
+  template <class T>                                                                           \
+  Class(std::vector<Variable<T>>, Options = {})->Class<T>;                                     \
+  template <class T>                                                                           \
+  Class(std::vector<ParamGroup<T, Options>>, Options = {})->Class<T>;                          \
+  TG_OPTIMIZER_INSTANCES(extern template, Class, Options)
+#define TG_OPTIMIZER_INSTANTIATE(Class, Options) TG_OPTIMIZER_INSTANCES(template, Class, Options)
+#define TG_OPTIMIZER_INSTANCES(prefix, Class, Options)                                         \
+  prefix class OptimizerOf<float, Options>;                                                    \
+  prefix class OptimizerOf<double, Options>;                                                   \
+  prefix class Class<float>;                                                                   \
+  prefix class Class<double>;
 
 }  // namespace tg::optim

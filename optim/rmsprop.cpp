@@ -5,10 +5,6 @@
 
 namespace tg::optim {
 
-namespace {
-constexpr const char* rmsprop_buffers[] = {"square_avg", "momentum_buffer", "grad_avg"};
-}
-
 void RMSpropOptions::validate() const {
   detail::check_non_negative("RMSprop", "lr", lr);
   detail::check_option(alpha >= 0 && alpha <= 1, "RMSprop", "alpha", alpha, "must be in [0, 1]");
@@ -16,13 +12,6 @@ void RMSpropOptions::validate() const {
   detail::check_non_negative("RMSprop", "weight_decay", weight_decay);
   detail::check_non_negative("RMSprop", "momentum", momentum);
 }
-
-template <class T>
-RMSprop<T>::RMSprop(std::vector<Variable<T>> params, RMSpropOptions options)
-    : RMSprop(std::vector<Group>{Group{std::move(params), std::nullopt}}, options) {}
-template <class T>
-RMSprop<T>::RMSprop(std::vector<Group> groups, RMSpropOptions defaults)
-    : OptimizerOf<T, RMSpropOptions>("RMSprop", rmsprop_buffers, std::move(groups), defaults) {}
 
 template <class T>
 std::uint32_t RMSprop<T>::buffers_for(const RMSpropOptions& o) const {
@@ -60,9 +49,6 @@ void RMSprop<T>::update(Slot& s, std::uint32_t) {
   }
 }
 
-template class OptimizerOf<float, RMSpropOptions>;
-template class OptimizerOf<double, RMSpropOptions>;
-template class RMSprop<float>;
-template class RMSprop<double>;
+TG_OPTIMIZER_INSTANTIATE(RMSprop, RMSpropOptions)
 
 }  // namespace tg::optim

@@ -10,6 +10,8 @@ namespace tg::optim {
 ///   ĝ = α·ĝ + (1 − α)·g and s = sqrt(v − ĝ²) + eps   (centered), else s = sqrt(v) + eps
 ///   b = momentum·b + g/s and θ = θ − lr·b             (momentum > 0), else θ = θ − lr·g/s
 struct RMSpropOptions {
+  static constexpr const char* name = "RMSprop";
+  static constexpr const char* state[] = {"square_avg", "momentum_buffer", "grad_avg"};  // per-parameter buffers
   double lr = 1e-2;
   double alpha = 0.99;
   double eps = 1e-8;
@@ -35,9 +37,7 @@ struct RMSpropOptions {
 template <class T = float>
 class RMSprop : public OptimizerOf<T, RMSpropOptions> {
  public:
-  using Group = ParamGroup<T, RMSpropOptions>;
-  explicit RMSprop(std::vector<Variable<T>> params, RMSpropOptions options = {});
-  explicit RMSprop(std::vector<Group> groups, RMSpropOptions defaults = {});
+  using OptimizerOf<T, RMSpropOptions>::OptimizerOf;
 
  protected:
   using Slot = typename Optimizer<T>::Slot;
@@ -45,9 +45,6 @@ class RMSprop : public OptimizerOf<T, RMSpropOptions> {
   void update(Slot& slot, std::uint32_t fresh) override;
 };
 
-extern template class OptimizerOf<float, RMSpropOptions>;
-extern template class OptimizerOf<double, RMSpropOptions>;
-extern template class RMSprop<float>;
-extern template class RMSprop<double>;
+TG_OPTIMIZER_DECLARE(RMSprop, RMSpropOptions)
 
 }  // namespace tg::optim

@@ -5,10 +5,6 @@
 
 namespace tg::optim {
 
-namespace {
-constexpr const char* sgd_buffers[] = {"momentum_buffer"};
-}
-
 void SGDOptions::validate() const {
   detail::check_non_negative("SGD", "lr", lr);
   detail::check_non_negative("SGD", "momentum", momentum);
@@ -18,14 +14,6 @@ void SGDOptions::validate() const {
            "nesterov needs momentum > 0 and dampening = 0 (got momentum " + number_str(momentum) +
                ", dampening " + number_str(dampening) + ")");
 }
-
-template <class T>
-SGD<T>::SGD(std::vector<Variable<T>> params, SGDOptions options)
-    : SGD(std::vector<Group>{Group{std::move(params), std::nullopt}}, options) {}
-
-template <class T>
-SGD<T>::SGD(std::vector<Group> groups, SGDOptions defaults)
-    : OptimizerOf<T, SGDOptions>("SGD", sgd_buffers, std::move(groups), defaults) {}
 
 template <class T>
 std::uint32_t SGD<T>::buffers_for(const SGDOptions& o) const {
@@ -53,9 +41,6 @@ void SGD<T>::update(Slot& s, std::uint32_t fresh) {
   }
 }
 
-template class OptimizerOf<float, SGDOptions>;
-template class OptimizerOf<double, SGDOptions>;
-template class SGD<float>;
-template class SGD<double>;
+TG_OPTIMIZER_INSTANTIATE(SGD, SGDOptions)
 
 }  // namespace tg::optim

@@ -10,6 +10,8 @@ namespace tg::optim {
 ///   d = d + momentum·b if nesterov, else b                          (when momentum ≠ 0)
 ///   θ = θ − lr·d
 struct SGDOptions {
+  static constexpr const char* name = "SGD";
+  static constexpr const char* state[] = {"momentum_buffer"};  // per-parameter buffers
   double lr = 1e-3;
   double momentum = 0;
   double dampening = 0;
@@ -32,9 +34,7 @@ struct SGDOptions {
 template <class T = float>
 class SGD : public OptimizerOf<T, SGDOptions> {
  public:
-  using Group = ParamGroup<T, SGDOptions>;
-  explicit SGD(std::vector<Variable<T>> params, SGDOptions options = {});
-  explicit SGD(std::vector<Group> groups, SGDOptions defaults = {});
+  using OptimizerOf<T, SGDOptions>::OptimizerOf;
 
  protected:
   using Slot = typename Optimizer<T>::Slot;
@@ -42,9 +42,6 @@ class SGD : public OptimizerOf<T, SGDOptions> {
   void update(Slot& slot, std::uint32_t fresh) override;
 };
 
-extern template class OptimizerOf<float, SGDOptions>;
-extern template class OptimizerOf<double, SGDOptions>;
-extern template class SGD<float>;
-extern template class SGD<double>;
+TG_OPTIMIZER_DECLARE(SGD, SGDOptions)
 
 }  // namespace tg::optim

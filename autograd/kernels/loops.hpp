@@ -4,7 +4,9 @@
 // data, which GCC vectorises; xtensor's lazy broadcasting and reductions measured several
 // times slower (../shared/XTENSOR.md).
 #include <algorithm>
+#include <array>
 #include <cstddef>
+#include <span>
 #include <vector>
 
 #include <xtensor/xarray.hpp>
@@ -24,6 +26,33 @@ xt::xarray<T> map(const xt::xarray<T>& x, F f) {
   return out;
 }
 
+/// A row-major walk over every multi-index below `extent`, carrying N element offsets that
+/// move by their own per-axis strides (0 on a broadcast axis): next() steps the last axis and
+/// carries into the ones before it, like an odometer, so offset(k) is always the sum over d of
+/// index[d] * stride[k][d]. One walk for every strided loop (broadcast rows, reductions, the
+/// batch of matmul). extent and stride are viewed, not copied: they must outlive the walk.
+template <std::size_t N>
+class Odometer {
+ public:
+  Odometer(std::span<const std::size_t> extent, std::array<std::span<const std::size_t>, N> stride)
+      : extent_(extent), stride_(stride), index_(extent.size(), 0) {}
+  std::size_t offset(std::size_t k) const { return offset_[k]; }
+  void next() {
+    for (std::size_t d = extent_.size(); d-- > 0;) {
+      for (std::size_t k = 0; k < N; ++k) offset_[k] += stride_[k][d];
+      if (++index_[d] < extent_[d]) return;
+      for (std::size_t k = 0; k < N; ++k) offset_[k] -= stride_[k][d] * extent_[d];
+      index_[d] = 0;
+    }
+  }
+
+ private:
+  std::span<const std::size_t> extent_;
+  std::array<std::span<const std::size_t>, N> stride_;
+  std::vector<std::size_t> index_;
+  std::array<std::size_t, N> offset_{};
+};
+
 /// Element strides of `shape` seen through the broadcast shape `to` (0 on broadcast axes).
 inline std::vector<std::size_t> broadcast_strides(const Shape& shape, const Shape& to) {
   std::vector<std::size_t> strides(to.size(), 0);
@@ -39,7 +68,7 @@ inline std::vector<std::size_t> broadcast_strides(const Shape& shape, const Shap
 /// Walks the rows (runs along the last axis) of `shape`, into which arrays of shapes a and
 /// b broadcast: row(o, offset_a, stride_a, offset_b, stride_b) for row o, where offset is
 /// the element offset of the row's start in a (b) and stride its step along the row (0 or 1
-/// when broadcast or contiguous). One odometer for every broadcasting kernel.
+/// when broadcast or contiguous).
 template <class Row>
 void for_each_broadcast_row(const Shape& shape, const Shape& a, const Shape& b, Row row) {
   const std::size_t nd = shape.size();
@@ -50,19 +79,8 @@ void for_each_broadcast_row(const Shape& shape, const Shape& a, const Shape& b, 
   const auto sa = broadcast_strides(a, shape);
   const auto sb = broadcast_strides(b, shape);
   const std::size_t outer = total / shape[nd - 1];
-  std::vector<std::size_t> index(nd, 0);
-  std::size_t oa = 0, ob = 0;
-  for (std::size_t o = 0; o < outer; ++o) {
-    row(o, oa, sa[nd - 1], ob, sb[nd - 1]);
-    for (std::size_t d = nd - 1; d-- > 0;) {  // odometer over the outer axes
-      oa += sa[d];
-      ob += sb[d];
-      if (++index[d] < shape[d]) break;
-      oa -= sa[d] * shape[d];
-      ob -= sb[d] * shape[d];
-      index[d] = 0;
-    }
-  }
+  Odometer<2> walk({shape.data(), nd - 1}, {{{sa.data(), nd - 1}, {sb.data(), nd - 1}}});  // the outer axes
+  for (std::size_t o = 0; o < outer; ++o, walk.next()) row(o, walk.offset(0), sa[nd - 1], walk.offset(1), sb[nd - 1]);
 }
 
 /// f(a, b) elementwise with NumPy broadcasting.
@@ -166,20 +184,14 @@ xt::xarray<T> reduce(const xt::xarray<T>& x, const std::vector<std::size_t>& axe
     if (!red[i]) ostride[i] = s, s *= len[i];
   const std::size_t inner = len[nr - 1];
   const std::size_t outer = x.size() / inner;
-  std::vector<std::size_t> index(nr, 0);
-  std::size_t oo = 0;
-  for (std::size_t o = 0; o < outer; ++o, px += inner) {
+  Odometer<1> walk({len.data(), nr - 1}, {{{ostride.data(), nr - 1}}});  // the outer runs
+  for (std::size_t o = 0; o < outer; ++o, px += inner, walk.next()) {
+    const std::size_t oo = walk.offset(0);
     if (red[nr - 1]) {
       po[oo] = row(po[oo], px, inner);
     } else {
       T* q = po + oo;
       for (std::size_t i = 0; i < inner; ++i) q[i] = f(q[i], px[i]);
-    }
-    for (std::size_t d = nr - 1; d-- > 0;) {
-      oo += ostride[d];
-      if (++index[d] < len[d]) break;
-      oo -= ostride[d] * len[d];
-      index[d] = 0;
     }
   }
   return out;
@@ -225,6 +237,13 @@ xt::xarray<T> reduce_associative(const xt::xarray<T>& x, const std::vector<std::
 template <class T>
 xt::xarray<T> sum(const xt::xarray<T>& x, const std::vector<std::size_t>& axes, bool keepdims) {
   return reduce_associative<T>(x, axes, keepdims, T(0), [](T acc, T v) { return acc + v; });
+}
+
+/// A kernel's result as a constant Variable, never differentiated: a mask or a derivative's
+/// fixed factor, such as relu's (x > 0).
+template <class T>
+Variable<T> constant(xt::xarray<T>&& a) {
+  return Variable<T>(std::move(a));
 }
 
 }  // namespace tg::kernels

@@ -9,6 +9,7 @@
 #include "../kernels/loops.hpp"
 #include "../kernels/vector_math.hpp"
 #include "shape.hpp"
+#include "ops.def"
 
 namespace tg {
 
@@ -18,11 +19,7 @@ template <class T, class F>
 Variable<T> if_needed(const GradContext<T>& c, std::size_t i, F&& f) {
   return c.needs(i) ? f() : Variable<T>();
 }
-/// A constant (never differentiated) array, such as a mask or a derivative's fixed factor.
-template <class T>
-Variable<T> constant(xt::xarray<T>&& a) {
-  return Variable<T>(std::move(a));
-}
+using kernels::constant;
 }  // namespace
 
 // ---- arithmetic -------------------------------------------------------------------------------------
@@ -333,42 +330,6 @@ TG_COMPARISON(eq, u == v)
 TG_COMPARISON(ne, u != v)
 #undef TG_COMPARISON
 
-#define TG_INSTANTIATE(T)                                                                                \
-  template Variable<T> add(const Variable<T>&, const Variable<T>&);                                      \
-  template Variable<T> sub(const Variable<T>&, const Variable<T>&);                                      \
-  template Variable<T> mul(const Variable<T>&, const Variable<T>&);                                      \
-  template Variable<T> div(const Variable<T>&, const Variable<T>&);                                      \
-  template Variable<T> neg(const Variable<T>&);                                                          \
-  template Variable<T> add_scalar(const Variable<T>&, Scalar<T>);                                        \
-  template Variable<T> mul_scalar(const Variable<T>&, Scalar<T>);                                        \
-  template Variable<T> reciprocal(const Variable<T>&);                                                   \
-  template Variable<T> pow(const Variable<T>&, Scalar<T>);                                               \
-  template Variable<T> pow(const Variable<T>&, const Variable<T>&);                                      \
-  template Variable<T> exp(const Variable<T>&);                                                          \
-  template Variable<T> log(const Variable<T>&);                                                          \
-  template Variable<T> sqrt(const Variable<T>&);                                                         \
-  template Variable<T> erf(const Variable<T>&);                                                          \
-  template Variable<T> abs(const Variable<T>&);                                                          \
-  template Variable<T> sin(const Variable<T>&);                                                          \
-  template Variable<T> cos(const Variable<T>&);                                                          \
-  template Variable<T> sign(const Variable<T>&);                                                         \
-  template Variable<T> tanh(const Variable<T>&);                                                         \
-  template Variable<T> sigmoid(const Variable<T>&);                                                      \
-  template Variable<T> relu(const Variable<T>&);                                                         \
-  template Variable<T> leaky_relu(const Variable<T>&, Scalar<T>);                                        \
-  template Variable<T> elu(const Variable<T>&, Scalar<T>);                                               \
-  template Variable<T> softplus(const Variable<T>&);                                                     \
-  template Variable<T> clamp(const Variable<T>&, Scalar<T>, Scalar<T>);                                  \
-  template Variable<T> maximum(const Variable<T>&, const Variable<T>&);                                  \
-  template Variable<T> minimum(const Variable<T>&, const Variable<T>&);                                  \
-  template Variable<T> where(const Variable<T>&, const Variable<T>&, const Variable<T>&);                 \
-  template Variable<T> lt(const Variable<T>&, const Variable<T>&);                                       \
-  template Variable<T> le(const Variable<T>&, const Variable<T>&);                                       \
-  template Variable<T> gt(const Variable<T>&, const Variable<T>&);                                       \
-  template Variable<T> ge(const Variable<T>&, const Variable<T>&);                                       \
-  template Variable<T> eq(const Variable<T>&, const Variable<T>&);                                       \
-  template Variable<T> ne(const Variable<T>&, const Variable<T>&);
-TG_INSTANTIATE(float)
-TG_INSTANTIATE(double)
+TG_INSTANTIATE_OPS(TG_ELEMENTWISE_OPS)
 
 }  // namespace tg

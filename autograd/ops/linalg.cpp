@@ -4,7 +4,9 @@
 #include <algorithm>
 
 #include "../kernels/gemm.hpp"
+#include "../kernels/loops.hpp"
 #include "shape.hpp"
+#include "ops.def"
 
 namespace tg {
 
@@ -50,31 +52,14 @@ xt::xarray<T> matmul_value(const xt::xarray<T>& a, const xt::xarray<T>& b, bool 
   }
   // Walk the batch with broadcast strides (in matrices) for a and b.
   const std::size_t nb = batch.size();
-  const Shape lead_a = leading(a.shape()), lead_b = leading(b.shape());
-  std::vector<std::size_t> sa(nb, 0), sb(nb, 0);
-  for (std::size_t i = lead_a.size(), s = 1; i-- > 0;) {
-    sa[i + nb - lead_a.size()] = lead_a[i] == 1 ? 0 : s;
-    s *= lead_a[i];
-  }
-  for (std::size_t i = lead_b.size(), s = 1; i-- > 0;) {
-    sb[i + nb - lead_b.size()] = lead_b[i] == 1 ? 0 : s;
-    s *= lead_b[i];
-  }
+  const auto sa = kernels::broadcast_strides(leading(a.shape()), batch);
+  const auto sb = kernels::broadcast_strides(leading(b.shape()), batch);
   const std::size_t count = product(batch, 0, nb);
   const std::size_t size_a = m * k, size_b = k * n, size_c = m * n;
-  std::vector<std::size_t> index(nb, 0);
-  std::size_t oa = 0, ob = 0;
-  for (std::size_t i = 0; i < count; ++i) {
-    kernels::gemm(ta, tb, m, n, k, a.data() + oa * size_a, b.data() + ob * size_b, out.data() + i * size_c);
-    for (std::size_t d = nb; d-- > 0;) {
-      oa += sa[d];
-      ob += sb[d];
-      if (++index[d] < batch[d]) break;
-      oa -= sa[d] * batch[d];
-      ob -= sb[d] * batch[d];
-      index[d] = 0;
-    }
-  }
+  kernels::Odometer<2> walk({batch.data(), nb}, {{sa, sb}});
+  for (std::size_t i = 0; i < count; ++i, walk.next())
+    kernels::gemm(ta, tb, m, n, k, a.data() + walk.offset(0) * size_a, b.data() + walk.offset(1) * size_b,
+                  out.data() + i * size_c);
   return out;
 }
 
@@ -146,7 +131,6 @@ Variable<T> matmul(const Variable<T>& a, const Variable<T>& b, MatmulOptions opt
   return squeeze(out, drop);
 }
 
-template Variable<float> matmul(const Variable<float>&, const Variable<float>&, MatmulOptions);
-template Variable<double> matmul(const Variable<double>&, const Variable<double>&, MatmulOptions);
+TG_INSTANTIATE_OPS(TG_LINALG_OPS)
 
 }  // namespace tg

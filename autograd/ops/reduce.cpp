@@ -11,16 +11,13 @@
 #include "../kernels/loops.hpp"
 #include "../kernels/vector_math.hpp"
 #include "shape.hpp"
+#include "ops.def"
 
 namespace tg {
 
 namespace {
 
-/// A constant (never differentiated) array, such as a mask or a derivative's fixed factor.
-template <class T>
-Variable<T> constant(xt::xarray<T>&& a) {
-  return Variable<T>(std::move(a));
-}
+using kernels::constant;
 
 /// Ops without a value for an empty reduction (max, min, argmax, ...) refuse one.
 void check_not_empty(const char* op, const Axes& axes, const Shape& shape, const std::vector<std::size_t>& ax) {
@@ -220,18 +217,6 @@ Variable<T> log_softmax(const Variable<T>& x, std::int64_t axis) {
                     });
 }
 
-#define TG_INSTANTIATE(T)                                                       \
-  template Variable<T> sum(const Variable<T>&, const Axes&, bool);              \
-  template Variable<T> mean(const Variable<T>&, const Axes&, bool);             \
-  template Variable<T> max(const Variable<T>&, const Axes&, bool);              \
-  template Variable<T> min(const Variable<T>&, const Axes&, bool);              \
-  template Variable<T> logsumexp(const Variable<T>&, const Axes&, bool);        \
-  template Variable<T> norm(const Variable<T>&, const Axes&, bool);             \
-  template IndexArray argmax(const Variable<T>&, std::int64_t, bool);           \
-  template IndexArray argmin(const Variable<T>&, std::int64_t, bool);           \
-  template Variable<T> softmax(const Variable<T>&, std::int64_t);               \
-  template Variable<T> log_softmax(const Variable<T>&, std::int64_t);
-TG_INSTANTIATE(float)
-TG_INSTANTIATE(double)
+TG_INSTANTIATE_OPS(TG_REDUCE_OPS)
 
 }  // namespace tg

@@ -6,6 +6,7 @@
 #include "../axes.hpp"
 #include "select.hpp"
 #include "shape.hpp"
+#include "ops.def"
 
 namespace tg {
 
@@ -281,17 +282,6 @@ Variable<T> one_hot(const IndexArray& labels, std::int64_t num_classes) {
   return Variable<T>(std::move(out));
 }
 
-#define TG_INSTANTIATE(T)                                                                                 \
-  template Variable<T> narrow(const Variable<T>&, std::int64_t, std::int64_t, std::int64_t);              \
-  template Variable<T> slice(const Variable<T>&, std::int64_t, std::int64_t, std::int64_t, std::int64_t); \
-  template Variable<T> index_select(const Variable<T>&, std::int64_t, const IndexArray&);                 \
-  template Variable<T> gather(const Variable<T>&, std::int64_t, const IndexArray&);                       \
-  template Variable<T> scatter_add(const Variable<T>&, std::int64_t, const IndexArray&, const Variable<T>&); \
-  template Variable<T> concat(const std::vector<Variable<T>>&, std::int64_t);                             \
-  template Variable<T> stack(const std::vector<Variable<T>>&, std::int64_t);                              \
-  template std::vector<Variable<T>> split(const Variable<T>&, const std::vector<std::int64_t>&, std::int64_t); \
-  template Variable<T> one_hot<T>(const IndexArray&, std::int64_t);
-TG_INSTANTIATE(float)
-TG_INSTANTIATE(double)
+TG_INSTANTIATE_OPS(TG_SELECT_OPS)
 
 }  // namespace tg

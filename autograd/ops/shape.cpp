@@ -8,6 +8,7 @@
 
 #include "../axes.hpp"
 #include "../kernels/loops.hpp"
+#include "ops.def"
 
 namespace tg {
 
@@ -198,16 +199,6 @@ Variable<T> unsqueeze(const Variable<T>& x, std::int64_t axis) {
   return reshape_to(x, shape);
 }
 
-#define TG_INSTANTIATE(T)                                                                 \
-  template Variable<T> reshape(const Variable<T>&, const std::vector<std::int64_t>&);     \
-  template Variable<T> expand(const Variable<T>&, const Shape&);                          \
-  template Variable<T> sum_to(const Variable<T>&, const Shape&);                          \
-  template Variable<T> permute(const Variable<T>&, const Axes&);                          \
-  template Variable<T> transpose(const Variable<T>&, std::int64_t, std::int64_t);         \
-  template Variable<T> flatten(const Variable<T>&, std::int64_t, std::int64_t);           \
-  template Variable<T> squeeze(const Variable<T>&, const Axes&);                          \
-  template Variable<T> unsqueeze(const Variable<T>&, std::int64_t);
-TG_INSTANTIATE(float)
-TG_INSTANTIATE(double)
+TG_INSTANTIATE_OPS(TG_SHAPE_OPS)
 
 }  // namespace tg

@@ -29,7 +29,7 @@ inline std::string format_duration(double seconds, bool fine = false) {
 
 struct ProgressOptions {
   std::ostream* out = &std::cout;
-  std::optional<bool> tty;          // default: redraw only when out is std::cout on a terminal
+  std::optional<bool> tty{};        // default: redraw only when out is std::cout on a terminal
   double redraw_seconds = 0.1;      // terminal redraws at most this often
   std::size_t width = 24;           // characters of the bar itself
 };
