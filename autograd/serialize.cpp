@@ -17,6 +17,8 @@
 #include <fstream>
 #include <vector>
 
+#include "detail/shape_ops.hpp"
+
 namespace tg {
 
 namespace {
@@ -167,15 +169,19 @@ xt::xarray<T> parse_npy(const std::string& bytes) {
     throw NpyError{"its dtype '" + descr + "' is not float32 or float64 ('<f4', '<f8')"};
   const std::size_t item = descr[2] == '4' ? 4 : 8;
   const bool swap = descr[0] != '=' && descr[0] != kNative;
-  std::size_t n = 1;
-  for (auto d : shape) n *= d;
+  // n and n * item checked for overflow: a crafted shape whose product wraps to the stored
+  // byte count would pass the size check and then be indexed far out of bounds
+  const auto n = detail::checked_numel(shape);
+  std::size_t need = 0;
+  if (!n || __builtin_mul_overflow(*n, item, &need))
+    throw NpyError{"its shape " + shape_str(shape) + " of " + descr + " has more bytes than fit in size_t"};
   const std::size_t data = start + header_len;
-  if (bytes.size() - data != n * item)
+  if (bytes.size() - data != need)
     throw NpyError{"it holds " + std::to_string(bytes.size() - data) + " data bytes, but shape " + shape_str(shape) +
-                   " of " + descr + " needs " + std::to_string(n * item)};
+                   " of " + descr + " needs " + std::to_string(need)};
   xt::xarray<T> out = xt::empty<T>(shape);
-  if (item == 4) convert<T, float>(bytes.data() + data, n, swap, out.data());
-  else convert<T, double>(bytes.data() + data, n, swap, out.data());
+  if (item == 4) convert<T, float>(bytes.data() + data, *n, swap, out.data());
+  else convert<T, double>(bytes.data() + data, *n, swap, out.data());
   return out;
 }
 

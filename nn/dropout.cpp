@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "../autograd/ops/elementwise.hpp"
+#include "../autograd/detail/shape_ops.hpp"
 
 namespace tg::nn {
 
@@ -17,7 +18,8 @@ void check_p(const char* op, double p) {
 template <class T>
 Variable<T> dropout(const Variable<T>& x, double p, bool training) {
   check_p("dropout", p);
-  if (!training || p == 0) return x;
+  // nothing to drop, but a new node all the same: naming or editing the result leaves x alone
+  if (!training || p == 0) return detail::copy_op("dropout", x);
   xt::xarray<T> mask = xt::empty<T>(x.shape());
   if (p == 1) {
     std::fill(mask.begin(), mask.end(), T(0));

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <numeric>
 #include <set>
 #include <unistd.h>
@@ -121,6 +122,14 @@ TEST_CASE("read_idx: a bad magic number is quoted byte by byte") {
   // Rank 0 is no IDX file either.
   write_plain(dir.file("rank0"), {0, 0, 0x08, 0});
   check_error([&] { read_idx(dir.file("rank0")); }, {"rank0", "bad rank 0"});
+}
+
+TEST_CASE("read_idx: dimensions whose product overflows are an error, not a small allocation") {
+  TempDir dir;
+  // 2^32-1 cubed is ~2^96 elements: wrapped, it would pass the size check with a few bytes
+  write_plain(dir.file("huge.idx"), idx_bytes({0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu}, iota_bytes(8)));
+  check_error([&] { read_idx(dir.file("huge.idx")); },
+              {"read_idx: ", "huge.idx", "[4294967295,4294967295,4294967295]", "overflow the element count"});
 }
 
 TEST_CASE("read_idx: an element type other than unsigned byte") {
@@ -378,6 +387,19 @@ TEST_CASE("DataLoader without shuffle: batches in order, last one smaller or dro
   CHECK(DataLoader(ds, {.batch_size = 32}).num_batches() == 1);
   DataLoader none(ds, {.batch_size = 32, .drop_last = true});
   CHECK(run_epoch(none).empty());
+}
+
+TEST_CASE("DataLoader: a huge batch size is one batch, not a wrapped count of none") {
+  // (n + b - 1) / b wrapped to 0 for b near SIZE_MAX: the whole dataset was skipped silently
+  auto ds = counting_dataset(10);
+  const std::size_t huge = std::numeric_limits<std::size_t>::max();
+  DataLoader loader(ds, {.batch_size = huge});
+  CHECK(loader.num_batches() == 1);
+  auto batches = run_epoch(loader);
+  REQUIRE(batches.size() == 1);
+  CHECK(batches[0] == std::vector<Index>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
+  CHECK(DataLoader(ds, {.batch_size = huge - 8}).num_batches() == 1);
+  CHECK(DataLoader(ds, {.batch_size = huge, .drop_last = true}).num_batches() == 0);
 }
 
 TEST_CASE("DataLoader with shuffle: every index once per epoch, reproducible, new order each epoch") {

@@ -1,6 +1,10 @@
 // Energy-based losses and inference: values against hand computation, first and second
 // derivatives against finite differences, inference against energies of known minimum.
 #include <cmath>
+#include <functional>
+#include <limits>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include <xtensor/xadapt.hpp>
@@ -167,12 +171,83 @@ TEST_CASE("energy: float losses run and agree with double") {
   CHECK(e.has_grad());
 }
 
+namespace {
+using DiscreteLoss = std::function<D(const D&, const IndexArray&, const en::EnergyLossOptions&)>;
+#define TG_DISCRETE(name) \
+  std::pair<std::string, DiscreteLoss> { #name, [](const D& e, const IndexArray& y, const en::EnergyLossOptions& o) { return en::name(e, y, o); } }
+/// The nine discrete losses, by name.
+const std::vector<std::pair<std::string, DiscreteLoss>> discrete_losses = {
+    TG_DISCRETE(energy_loss), TG_DISCRETE(perceptron_loss),    TG_DISCRETE(hinge_loss),
+    TG_DISCRETE(log_loss),    TG_DISCRETE(lvq2_loss),          TG_DISCRETE(mce_loss),
+    TG_DISCRETE(square_square_loss), TG_DISCRETE(square_exp_loss), TG_DISCRETE(nll_loss)};
+#undef TG_DISCRETE
+}  // namespace
+
+TEST_CASE("energy: an empty batch gives an empty per-sample loss, a sum of 0, and no mean") {
+  // energies [0, 3]: before, the masked min took minmax_element of nothing (undefined behaviour)
+  D e(xt::xarray<double>::from_shape({0, 3}), true);
+  const IndexArray y = xt::empty<Index>(Shape{0});
+  for (const auto& [name, loss] : discrete_losses) {
+    INFO(name);
+    const D per_sample = loss(e, y, {.reduction = en::Reduction::none});
+    CHECK(per_sample.shape() == Shape{0});
+    const D total = loss(e, y, {.reduction = en::Reduction::sum});
+    REQUIRE(total.dim() == 0);
+    CHECK(total.item() == 0.0);
+    total.backward();
+    CHECK(e.grad().shape() == Shape{0, 3});
+    e.zero_grad();
+    check_error([&] { loss(e, y, {}); }, {name + ": the mean over an empty batch", "[0,3]", "Reduction::sum"});
+  }
+  CHECK(en::correct_energy(e, y).shape() == Shape{0});
+  CHECK(en::most_offending_incorrect(e, y).shape() == Shape{0});
+  CHECK(en::most_offending_incorrect_index(e, y).shape() == Shape{0});
+  CHECK(en::energy_gap(e, y).shape() == Shape{0});
+  CHECK(en::predict(e).shape() == Shape{0});
+}
+
+TEST_CASE("energy: the most offending incorrect answer is never the target, at any magnitude (float)") {
+  // In float 1e8 + 17 rounds to 1e8 + 16: the old lift of the target by (spread + 1) made it
+  // tie with the others, so argmin picked the target and the min's gradient was shared with it.
+  const Var two({{1e8f, 1e8f + 16}}, true);
+  CHECK(en::most_offending_incorrect_index(two, IndexArray{0}) == IndexArray{1});
+  CHECK(en::most_offending_incorrect(two, IndexArray{0}).item() == 1e8f + 16);
+  en::most_offending_incorrect(two, IndexArray{0}).backward(Var(xt::xarray<float>{1.0f}));
+  CHECK(two.grad().value() == xt::xarray<float>{{0, 1}});
+
+  const Var same({{1e8f, 1e8f, 1e8f}, {1e8f, 1e8f, 1e8f}}, true);  // spread 0: the lift 1 vanished
+  CHECK(en::most_offending_incorrect_index(same, IndexArray{0, 1}) == IndexArray{1, 0});
+  en::most_offending_incorrect(same, IndexArray{0, 1}).backward(Var(xt::xarray<float>{1.0f, 1.0f}));
+  // the gradient is shared by the tied incorrect answers only (before: a third to the target too)
+  CHECK(same.grad().value() == xt::xarray<float>{{0, 0.5f, 0.5f}, {0.5f, 0, 0.5f}});
+
+  // A target with +inf energy, or an incorrect answer at +inf, is still handled exactly.
+  const float inf = std::numeric_limits<float>::infinity();
+  CHECK(en::most_offending_incorrect_index(Var({{inf, 3.0f, 2.0f}}), IndexArray{0}) == IndexArray{2});
+  CHECK(en::most_offending_incorrect(Var({{1.0f, inf}}), IndexArray{0}).item() == inf);
+}
+
+TEST_CASE("energy: energy_loss(E_correct) is its own node") {
+  D ec({0.5, 2.0}, true);
+  ec.set_name("E_correct");
+  D l = en::energy_loss(ec);
+  CHECK_FALSE(l.same_node(ec));
+  l.set_name("L");
+  CHECK(ec.name() == "E_correct");
+  const auto g = tg::grad({sum(l * D({3.0, 5.0}))}, {ec, l});
+  CHECK(g[0].value() == xt::xarray<double>{3, 5});
+  CHECK(g[1].value() == xt::xarray<double>{3, 5});
+}
+
 TEST_CASE("energy: bad inputs name the loss and the shapes") {
   const D e = energies();
-  check_error([&] { en::hinge_loss(e, IndexArray{1, 2, 0}); }, {"most_offending_incorrect", "[2,3]", "[3]"});
+  check_error([&] { en::hinge_loss(e, IndexArray{1, 2, 0}); }, {"hinge_loss", "[2,3]", "[3]"});
+  check_error([&] { en::most_offending_incorrect(e, IndexArray{1, 2, 0}); }, {"most_offending_incorrect", "[2,3]", "[3]"});
+  check_error([&] { en::nll_loss(e, IndexArray{1, 3}); }, {"nll_loss", "target 3", "[0, 3)"});
+  check_error([&] { en::mce_loss(column({1.0, 2.0}), IndexArray{0, 0}); }, {"mce_loss", "k = 1", "[2,1]"});
   check_error([&] { en::correct_energy(e, IndexArray{1, 3}); }, {"correct_energy", "target 3", "[0, 3)"});
   check_error([&] { en::correct_energy(e, IndexArray{-1, 0}); }, {"correct_energy", "target -1"});
-  check_error([&] { en::energy_loss(D({1.0, 2.0}), IndexArray{0, 1}); }, {"correct_energy", "[batch, k]", "[2]"});
+  check_error([&] { en::energy_loss(D({1.0, 2.0}), IndexArray{0, 1}); }, {"energy_loss", "[batch, k]", "[2]"});
   check_error([&] { en::most_offending_incorrect(column({1.0, 2.0}), IndexArray{0, 0}); },
               {"most_offending_incorrect", "k = 1", "[2,1]"});
   check_error([&] { en::hinge_loss(D({1.0, 2.0}), D({1.0, 2.0, 3.0}), 1.0); }, {"hinge_loss", "[2]", "[3]"});

@@ -187,8 +187,19 @@ TEST_CASE("Dropout zeroes a fraction p and scales the rest by 1/(1-p); eval is t
   CHECK(static_cast<double>(zeros_seen) / 20000 == doctest::Approx(0.25).epsilon(0.05));
   CHECK(xt::mean(y.value())() == doctest::Approx(1).epsilon(0.02));  // expectation kept
   drop.eval();
-  CHECK(drop(x).same_node(x));
-  CHECK(nn::Dropout<float>(0.0)(x).same_node(x));
+  // eval and p = 0 are the identity, but a new node: naming the result leaves x's name alone
+  const Var kept = drop(x);
+  CHECK_FALSE(kept.same_node(x));
+  CHECK(kept.value() == x.value());
+  CHECK_FALSE(nn::Dropout<float>(0.0)(x).same_node(x));
+  Var xg = ones<float>({3}, true);
+  xg.set_name("x");
+  Var yg = nn::dropout(xg, 0.0, true);
+  yg.set_name("y");
+  CHECK(xg.name() == "x");
+  const auto g = tg::grad({sum(yg * Var({1.0f, 2.0f, 3.0f}))}, {xg, yg});
+  CHECK(g[0].value() == xt::xarray<float>{1, 2, 3});
+  CHECK(g[1].value() == xt::xarray<float>{1, 2, 3});
   CHECK(xt::amax(nn::Dropout<float>(1.0)(x).value())() == 0);
   check_error([] { nn::Dropout<float>(1.5); }, {"Dropout", "[0, 1]", "1.5"});
 }

@@ -3,6 +3,7 @@
 // with numpy.load / numpy.savez.
 #include "testing.hpp"
 
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -150,6 +151,72 @@ TEST_CASE("load_npz: missing, non-zip, truncated and corrupted files are errors"
   flipped[data] = static_cast<char>(flipped[data] ^ 0x55);
   write_bytes(dir / "flipped.npz", flipped);
   check_error([&] { load_npz<float>((dir / "flipped.npz").string()); }, {"load_npz", "flipped.npz", "corrupt", "'w.npy'"});
+}
+
+namespace {
+
+/// zip's CRC-32 (reflected polynomial 0xEDB88320), to re-seal an entry whose bytes a test patched.
+std::uint32_t crc32(const std::string& bytes) {
+  std::uint32_t c = 0xFFFFFFFFu;
+  for (unsigned char b : bytes) {
+    c ^= b;
+    for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+  }
+  return ~c;
+}
+
+std::uint32_t le32(const std::string& s, std::size_t at) {
+  std::uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = v << 8 | static_cast<unsigned char>(s[at + static_cast<std::size_t>(i)]);
+  return v;
+}
+
+void put_le32(std::string& s, std::size_t at, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) s[at + static_cast<std::size_t>(i)] = static_cast<char>(v >> (8 * i));
+}
+
+/// A one-entry .npz written by save_npz for a float array of shape [2], with the .npy header's
+/// shape text replaced by `shape` (taken from the header's padding, so no size changes) and
+/// both CRCs (local header and central directory) made to match again.
+std::string npz_with_shape(const fs::path& dir, const std::string& shape) {
+  const fs::path good = dir / "good.npz";
+  save_npz(good.string(), StateDict<float>{{"w", xt::xarray<float>{1, 2}}});
+  std::string zip = read_bytes(good);
+  REQUIRE(zip.compare(0, 4, "PK\x03\x04") == 0);
+  const std::size_t size = le32(zip, 18);
+  const std::size_t data = 30 + (static_cast<unsigned char>(zip[26]) | static_cast<unsigned char>(zip[27]) << 8) +
+                           (static_cast<unsigned char>(zip[28]) | static_cast<unsigned char>(zip[29]) << 8);
+  const std::string old_text = "'shape': (2,), }";
+  const std::string new_text = "'shape': " + shape + ", }";
+  const auto at = zip.find(old_text, data);
+  REQUIRE(at != std::string::npos);
+  REQUIRE(new_text.size() >= old_text.size());
+  REQUIRE(zip.find_first_not_of(' ', at + old_text.size()) >= at + new_text.size());  // room in the padding
+  zip.replace(at, new_text.size(), new_text);
+  const std::uint32_t crc = crc32(zip.substr(data, size));
+  const auto central = zip.find("PK\x01\x02");
+  REQUIRE(central != std::string::npos);
+  REQUIRE(le32(zip, 14) == le32(zip, central + 16));
+  put_le32(zip, 14, crc);
+  put_le32(zip, central + 16, crc);
+  return zip;
+}
+
+}  // namespace
+
+TEST_CASE("load_npz: a shape whose element or byte count overflows is an error, not a wrapped size") {
+  const fs::path dir = scratch("overflow");
+  // the patching itself is sound: the same shape text reads back the array
+  write_bytes(dir / "same.npz", npz_with_shape(dir, "(2,)"));
+  CHECK(load_npz<float>((dir / "same.npz").string()).at("w") == xt::xarray<float>{1, 2});
+  // (2^63 + 1) * 2 wraps to 2 elements, and 2 * 4 bytes is exactly what the entry holds
+  write_bytes(dir / "count.npz", npz_with_shape(dir, "(9223372036854775809, 2)"));
+  check_error([&] { load_npz<float>((dir / "count.npz").string()); },
+              {"load_npz", "count.npz", "entry 'w'", "[9223372036854775809,2]", "more bytes than fit"});
+  // 2^62 + 2 elements fit, but times 4 bytes wraps to 8
+  write_bytes(dir / "bytes.npz", npz_with_shape(dir, "(4611686018427387906,)"));
+  check_error([&] { load_npz<float>((dir / "bytes.npz").string()); },
+              {"load_npz", "bytes.npz", "entry 'w'", "[4611686018427387906]", "more bytes than fit"});
 }
 
 TEST_CASE("nn::save / nn::load round-trip a module's parameters and buffers") {

@@ -1,6 +1,7 @@
 // Shape and selection ops: values by hand, first and second derivatives against finite
 // differences (in double), and errors that name the op and the shapes.
 #include <functional>
+#include <limits>
 #include <numeric>
 
 #include "testing.hpp"
@@ -136,7 +137,7 @@ TEST_CASE("sum_to sums a broadcast result back to a shape") {
   auto to_scalar = sum_to(x, {});
   CHECK(to_scalar.shape() == Shape{});
   CHECK(to_scalar.item() == 276.0);
-  CHECK(sum_to(x, {2, 3, 4}).same_node(x));
+  CHECK(sum_to(x, {2, 3, 4}).value() == x.value());  // a copy: see "nothing to do" below
   CHECK(sum_to(x, {2, 1, 1}).value() == arr({2, 1, 1}, {66, 210}));
   manual_seed(3);
   check_grads([](const D& v) { return sum_to(v, {3, 1}); }, random_input({2, 3, 4}));
@@ -154,7 +155,7 @@ TEST_CASE("permute and transpose, with negative axes") {
     for (std::size_t j = 0; j < 3; ++j)
       for (std::size_t k = 0; k < 4; ++k) CHECK(p.value()(k, i, j) == x.value()(i, j, k));
   CHECK(permute(x, {-1, 0, -2}).value() == p.value());
-  CHECK(permute(x, {0, 1, 2}).same_node(x));
+  CHECK(permute(x, {0, 1, 2}).value() == x.value());
 
   auto t = transpose(x);  // the last two axes
   REQUIRE(t.shape() == Shape{2, 4, 3});
@@ -187,7 +188,7 @@ TEST_CASE("flatten, squeeze, unsqueeze") {
   CHECK(flatten(x, 1).shape() == Shape{2, 12});
   CHECK(flatten(x, 0, 1).shape() == Shape{6, 4});
   CHECK(flatten(x, -2, -1).shape() == Shape{2, 12});
-  CHECK(flatten(x, 1, 1).same_node(x));
+  CHECK(flatten(x, 1, 1).value() == x.value());
   CHECK(flatten(scalar<double>(3)).shape() == Shape{1});
   CHECK(flatten(x, 1).value()(1, 5) == 17.0);
 
@@ -224,7 +225,7 @@ TEST_CASE("narrow, and its gradient placed back at its offset") {
   CHECK(narrow(x, 0, -2, 2).value() == xt::xarray<double>{{10, 11, 12, 13, 14}, {15, 16, 17, 18, 19}});
   CHECK(narrow(x, -1, 4, 1).value() == arr({4, 1}, {4, 9, 14, 19}));
   CHECK(narrow(x, 0, 2, 0).shape() == Shape{0, 5});
-  CHECK(narrow(x, 0, 0, 4).same_node(x));
+  CHECK(narrow(x, 0, 0, 4).value() == x.value());
   D g = iota({4, 5}, true);
   sum(narrow(g, 1, 1, 3) * 2.0).backward();
   CHECK(g.grad().value() == xt::xarray<double>{{0, 2, 2, 2, 0}, {0, 2, 2, 2, 0}, {0, 2, 2, 2, 0}, {0, 2, 2, 2, 0}});
@@ -244,6 +245,15 @@ TEST_CASE("slice as Python's x[start:stop:step], negative start and stop from th
   CHECK(slice(x, 0, 5, 2).shape() == Shape{0});  // stop before start: empty, as in Python
   CHECK(slice(x, 0, 12, 20).shape() == Shape{0});
   CHECK(slice(x, 0, -4, -1, 2).value() == xt::xarray<double>{6, 8});
+  // a step longer than the range takes its first element (x[2:4:5] is [x[2]]; xt::arange gave none)
+  CHECK(slice(x, 0, 2, 4, 5).value() == xt::xarray<double>{2});
+  CHECK(slice(x, 0, 0, 10, 9).value() == xt::xarray<double>{0, 9});
+  // extreme bounds and steps clip or count without overflow
+  constexpr std::int64_t lo = std::numeric_limits<std::int64_t>::min(), hi = std::numeric_limits<std::int64_t>::max();
+  CHECK(slice(x, 0, 1, hi, hi).value() == xt::xarray<double>{1});
+  CHECK(slice(x, 0, lo, hi).value() == x.value());
+  CHECK(slice(x, 0, lo, hi, 4).value() == xt::xarray<double>{0, 4, 8});
+  CHECK(slice(x, 0, hi, lo).shape() == Shape{0});
   const D m = iota({3, 6});
   auto cols = slice(m, 1, 1, 6, 2);
   CHECK(cols.value() == xt::xarray<double>{{1, 3, 5}, {7, 9, 11}, {13, 15, 17}});
@@ -339,7 +349,7 @@ TEST_CASE("concat joins along an existing axis") {
   CHECK(concat({a, b}, -1).value() == c.value());
   auto r = concat({iota({1, 3}), a, iota({1, 3})});
   CHECK(r.value() == xt::xarray<double>{{0, 1, 2}, {0, 1, 2}, {3, 4, 5}, {0, 1, 2}});
-  CHECK(concat({a}).same_node(a));
+  CHECK(concat({a}).value() == a.value());
   CHECK(concat({a, iota({2, 0})}, 1).value() == a.value());
   D ga = iota({2, 3}, true), gb = iota({2, 1}, true);
   sum(concat({ga, gb}, 1) * D({1.0, 2.0, 3.0, 4.0})).backward();
@@ -422,6 +432,62 @@ TEST_CASE("empty tensors through the shape ops") {
   CHECK(e.grad().shape() == Shape{0, 3});
 }
 
+// ---- an op with nothing to do -------------------------------------------------------------------------
+
+namespace {
+/// op(x) has x's shape and numbers, yet is its own node: naming it, editing it, marking it
+/// as requiring grad or asking for its gradient beside x's never touches x.
+void check_own_node(const char* what, const Unary& op, const Shape& shape) {
+  INFO(what);
+  D x = iota(shape, true);
+  x.set_name("x");
+  D y = op(x);
+  CHECK_FALSE(y.same_node(x));
+  REQUIRE(y.shape() == x.shape());
+  CHECK(y.value() == x.value());
+  CHECK_FALSE(y.is_leaf());
+  y.set_name("y");
+  CHECK(x.name() == "x");
+  // l = sum(w * y): dl/dx = dl/dy = w (before: "grad: input 1 appears twice")
+  const D w = iota(shape) + 1.0;
+  const auto g = tg::grad({sum(w * y)}, {x, y});
+  CHECK(g[0].value() == w.value());
+  CHECK(g[1].value() == w.value());
+  // unrecorded (no input requires grad): a leaf of its own
+  const D c = iota(shape);
+  D r = op(c);
+  CHECK_FALSE(r.same_node(c));
+  r.set_requires_grad(true);
+  CHECK_FALSE(c.requires_grad());
+  if (r.numel() > 0) {
+    r.mutable_value().data()[0] = 100;
+    CHECK(c.value().data()[0] == 0.0);
+  }
+  if (x.numel() > 0) {
+    manual_seed(3);
+    check_grads(op, random_input(shape));
+  }
+}
+}  // namespace
+
+TEST_CASE("an op with nothing to do still returns a new node, with the input as its input") {
+  check_own_node("reshape to the same shape", [](const D& v) { return reshape(v, {2, 3}); }, {2, 3});
+  check_own_node("reshape of a vector to -1", [](const D& v) { return reshape(v, {-1}); }, {4});
+  check_own_node("reshape of an empty tensor", [](const D& v) { return reshape(v, {0, 3}); }, {0, 3});
+  check_own_node("expand to the same shape", [](const D& v) { return expand(v, {2, 3}); }, {2, 3});
+  check_own_node("sum_to the same shape", [](const D& v) { return sum_to(v, {2, 3}); }, {2, 3});
+  check_own_node("identity permute", [](const D& v) { return permute(v, {0, 1}); }, {2, 3});
+  check_own_node("transpose of a vector", [](const D& v) { return transpose(v); }, {3});
+  check_own_node("transpose of a scalar", [](const D& v) { return transpose(v); }, {});
+  check_own_node("flatten of a vector", [](const D& v) { return flatten(v); }, {3});
+  check_own_node("flatten of one axis", [](const D& v) { return flatten(v, 1, 1); }, {2, 3});
+  check_own_node("squeeze without a size-1 axis", [](const D& v) { return squeeze(v); }, {2, 3});
+  check_own_node("narrow of the whole axis", [](const D& v) { return narrow(v, 1, 0, 3); }, {2, 3});
+  check_own_node("slice of everything", [](const D& v) { return slice(v, 0, 0, 2); }, {2, 3});
+  check_own_node("concat of one tensor", [](const D& v) { return concat({v}, 0); }, {2, 3});
+  check_own_node("split into one piece", [](const D& v) { return split(v, {3}, 1)[0]; }, {2, 3});
+}
+
 // ---- float instantiations --------------------------------------------------------------------------
 
 TEST_CASE("shape ops in float") {
@@ -467,12 +533,33 @@ TEST_CASE("bad shapes, axes and indices are errors naming the op and the shapes"
     check_error([&] { unsqueeze(x, -4); }, {"unsqueeze", "axis -4", "[2,3]"});
   }
   SUBCASE("narrow and slice") {
-    check_error([&] { narrow(x, 1, 2, 2); }, {"narrow", "[2,3]", "out of range"});
+    check_error([&] { narrow(x, 1, 2, 2); }, {"narrow: start 2 + length 2 exceeds axis 1 of size 3 (shape [2,3])"});
     check_error([&] { narrow(x, 1, -4, 1); }, {"narrow", "[2,3]", "out of range"});
     check_error([&] { narrow(x, 1, 0, -1); }, {"narrow", "[2,3]"});
     check_error([&] { narrow(x, 2, 0, 1); }, {"narrow", "axis 2", "[2,3]"});
     check_error([&] { slice(x, 1, 0, 3, 0); }, {"slice", "step", "[2,3]"});
     check_error([&] { slice(x, -3, 0, 1); }, {"slice", "axis -3", "[2,3]"});
+  }
+  SUBCASE("sizes and counts that overflow 64 bits are errors, not wrapped numbers") {
+    constexpr std::int64_t big = std::numeric_limits<std::int64_t>::max();
+    // start + length overflowed, passed the check and copied far out of bounds
+    check_error([&] { narrow(x, 1, 1, big); },
+                {"narrow: start 1 + length 9223372036854775807 exceeds axis 1 of size 3 (shape [2,3])"});
+    check_error([&] { narrow(x, 0, -1, big); }, {"narrow: start -1 + length 9223372036854775807 exceeds axis 0"});
+    check_error([&] { narrow(x, 0, std::numeric_limits<std::int64_t>::min(), 1); }, {"narrow", "out of range", "[2,3]"});
+    // the running total of split's sizes wrapped round to the axis size (2 big + 5 == 3 mod 2^64)
+    check_error([&] { split(x, {big, big, 5}, 1); }, {"split", "add up to more than axis 1", "[2,3]"});
+    // 7 * 7905747460161236407 * 6 == 6 modulo 2^64: the element count wrapped to x's
+    check_error([&] { reshape(iota({6}), {7, 7905747460161236407, 6}); },
+                {"reshape: cannot reshape [6] to [7,7905747460161236407,6]", "multiply past"});
+    check_error([&] { reshape(iota({6}), {7, 7905747460161236407, -1}); }, {"reshape", "multiply past"});
+    check_error([&] { expand(iota({1}), {std::size_t(1) << 62, 8}); },
+                {"expand: cannot broadcast [1] to [4611686018427387904,8]", "multiply past"});
+    check_error([&] { one_hot<double>(indices({0, 1, 2}), big); }, {"one_hot", "[3]", "multiply past"});
+    // a zero size makes an empty tensor whatever the other sizes are, but they still multiply
+    const D empty = reshape(iota({0}), {0, big, big});
+    CHECK(empty.shape() == Shape{0, std::size_t(big), std::size_t(big)});
+    check_error([&] { flatten(empty, 1); }, {"flatten", "[0,9223372036854775807,9223372036854775807]", "multiply past"});
   }
   SUBCASE("index_select, gather, scatter_add") {
     check_error([&] { index_select(x, 1, indices({0, 3})); }, {"index_select", "index 3", "[2,3]"});

@@ -10,6 +10,7 @@
 #include "../kernels/vector_math.hpp"
 #include "shape.hpp"
 #include "ops.def"
+#include "../detail/shape_ops.hpp"
 
 namespace tg {
 
@@ -28,8 +29,8 @@ template <class T>
 Variable<T> add(const Variable<T>& a, const Variable<T>& b) {
   return make_op<T>("add", kernels::map2<T>("add", a.value(), b.value(), std::plus<T>()), {a, b},
                     [](const GradContext<T>& c) -> Grads<T> {
-                      return {if_needed(c, 0, [&] { return sum_to(c.grad, c.in[0].shape()); }),
-                              if_needed(c, 1, [&] { return sum_to(c.grad, c.in[1].shape()); })};
+                      return {if_needed(c, 0, [&] { return detail::sum_to_or_same(c.grad, c.in[0].shape()); }),
+                              if_needed(c, 1, [&] { return detail::sum_to_or_same(c.grad, c.in[1].shape()); })};
                     });
 }
 
@@ -37,8 +38,8 @@ template <class T>
 Variable<T> sub(const Variable<T>& a, const Variable<T>& b) {
   return make_op<T>("sub", kernels::map2<T>("sub", a.value(), b.value(), std::minus<T>()), {a, b},
                     [](const GradContext<T>& c) -> Grads<T> {
-                      return {if_needed(c, 0, [&] { return sum_to(c.grad, c.in[0].shape()); }),
-                              if_needed(c, 1, [&] { return neg(sum_to(c.grad, c.in[1].shape())); })};
+                      return {if_needed(c, 0, [&] { return detail::sum_to_or_same(c.grad, c.in[0].shape()); }),
+                              if_needed(c, 1, [&] { return neg(detail::sum_to_or_same(c.grad, c.in[1].shape())); })};
                     });
 }
 
@@ -46,8 +47,8 @@ template <class T>
 Variable<T> mul(const Variable<T>& a, const Variable<T>& b) {
   return make_op<T>("mul", kernels::map2<T>("mul", a.value(), b.value(), std::multiplies<T>()), {a, b},
                     [](const GradContext<T>& c) -> Grads<T> {
-                      return {if_needed(c, 0, [&] { return sum_to(c.grad * c.in[1], c.in[0].shape()); }),
-                              if_needed(c, 1, [&] { return sum_to(c.grad * c.in[0], c.in[1].shape()); })};
+                      return {if_needed(c, 0, [&] { return detail::sum_to_or_same(c.grad * c.in[1], c.in[0].shape()); }),
+                              if_needed(c, 1, [&] { return detail::sum_to_or_same(c.grad * c.in[0], c.in[1].shape()); })};
                     });
 }
 
@@ -56,8 +57,8 @@ template <class T>
 Variable<T> div(const Variable<T>& a, const Variable<T>& b) {
   return make_op<T>("div", kernels::map2<T>("div", a.value(), b.value(), std::divides<T>()), {a, b},
                     [](const GradContext<T>& c) -> Grads<T> {
-                      return {if_needed(c, 0, [&] { return sum_to(c.grad / c.in[1], c.in[0].shape()); }),
-                              if_needed(c, 1, [&] { return neg(sum_to(c.grad * c.out / c.in[1], c.in[1].shape())); })};
+                      return {if_needed(c, 0, [&] { return detail::sum_to_or_same(c.grad / c.in[1], c.in[0].shape()); }),
+                              if_needed(c, 1, [&] { return neg(detail::sum_to_or_same(c.grad * c.out / c.in[1], c.in[1].shape())); })};
                     });
 }
 
@@ -119,8 +120,8 @@ Variable<T> pow(const Variable<T>& x, const Variable<T>& p) {
                     {x, p}, [](const GradContext<T>& c) -> Grads<T> {
                       const auto& x = c.in[0];
                       const auto& p = c.in[1];
-                      return {if_needed(c, 0, [&] { return sum_to(c.grad * p * pow(x, zeros_to_one(p) - T(1)), x.shape()); }),
-                              if_needed(c, 1, [&] { return sum_to(c.grad * c.out * log(zeros_to_one(x)), p.shape()); })};
+                      return {if_needed(c, 0, [&] { return detail::sum_to_or_same(c.grad * p * pow(x, zeros_to_one(p) - T(1)), x.shape()); }),
+                              if_needed(c, 1, [&] { return detail::sum_to_or_same(c.grad * c.out * log(zeros_to_one(x)), p.shape()); })};
                     });
 }
 
@@ -280,8 +281,8 @@ Variable<T> extremum(const char* op, const Variable<T>& a, const Variable<T>& b,
   return make_op<T>(op, kernels::map2<T>(op, a.value(), b.value(), pick), {a, b},
                     [op, wins](const GradContext<T>& c) -> Grads<T> {
                       auto share = share_of_a(op, c.in[0], c.in[1], wins);
-                      return {if_needed(c, 0, [&] { return sum_to(c.grad * share, c.in[0].shape()); }),
-                              if_needed(c, 1, [&] { return sum_to(c.grad * (T(1) - share), c.in[1].shape()); })};
+                      return {if_needed(c, 0, [&] { return detail::sum_to_or_same(c.grad * share, c.in[0].shape()); }),
+                              if_needed(c, 1, [&] { return detail::sum_to_or_same(c.grad * (T(1) - share), c.in[1].shape()); })};
                     });
 }
 }  // namespace
@@ -309,8 +310,8 @@ Variable<T> where(const Variable<T>& mask, const Variable<T>& a, const Variable<
   if (value.shape() != shape) value = kernels::broadcast_to(value, shape);
   Variable<T> taken = constant(kernels::map<T>(mask.value(), [](T m) { return T(m != 0); }));
   return make_op<T>("where", std::move(value), {a, b}, [taken](const GradContext<T>& c) -> Grads<T> {
-    return {if_needed(c, 0, [&] { return sum_to(c.grad * taken, c.in[0].shape()); }),
-            if_needed(c, 1, [&] { return sum_to(c.grad * (T(1) - taken), c.in[1].shape()); })};
+    return {if_needed(c, 0, [&] { return detail::sum_to_or_same(c.grad * taken, c.in[0].shape()); }),
+            if_needed(c, 1, [&] { return detail::sum_to_or_same(c.grad * (T(1) - taken), c.in[1].shape()); })};
   });
 }
 

@@ -7,6 +7,7 @@
 #include "../kernels/loops.hpp"
 #include "shape.hpp"
 #include "ops.def"
+#include "../detail/shape_ops.hpp"
 
 namespace tg {
 
@@ -73,7 +74,7 @@ Variable<T> matmul_nd(const Variable<T>& a, const Variable<T>& b, bool ta, bool 
     const auto& b = c.in[1];
     const auto& g = c.grad;
     Variable<T> ga, gb;
-    if (c.needs(0)) ga = sum_to(ta ? matmul_nd(b, g, tb, true) : matmul_nd(g, b, false, !tb), a.shape());
+    if (c.needs(0)) ga = detail::sum_to_or_same(ta ? matmul_nd(b, g, tb, true) : matmul_nd(g, b, false, !tb), a.shape());
     if (c.needs(1)) {
       if (b.dim() == 2 && a.dim() > 2 && !ta) {
         // fold the batch into rows: one GEMM instead of a batch of GEMMs and a sum (the row
@@ -83,7 +84,7 @@ Variable<T> matmul_nd(const Variable<T>& a, const Variable<T>& b, bool ta, bool 
         auto g2 = reshape(g, {rows, static_cast<std::int64_t>(g.shape().back())});
         gb = tb ? matmul_nd(g2, a2, true, false) : matmul_nd(a2, g2, true, false);
       } else {
-        gb = sum_to(tb ? matmul_nd(g, a, true, ta) : matmul_nd(a, g, !ta, false), b.shape());
+        gb = detail::sum_to_or_same(tb ? matmul_nd(g, a, true, ta) : matmul_nd(a, g, !ta, false), b.shape());
       }
     }
     return {ga, gb};

@@ -12,6 +12,7 @@
 #include "../kernels/vector_math.hpp"
 #include "shape.hpp"
 #include "ops.def"
+#include "../detail/shape_ops.hpp"
 
 namespace tg {
 
@@ -35,12 +36,10 @@ xt::xarray<T> reshaped(xt::xarray<T> a, const Shape& shape) {
 }
 
 /// The gradient of a reduction, g, brought back to x's shape: re-insert the reduced axes
-/// as size 1 (if keepdims was off), then broadcast.
+/// as size 1 (if keepdims was off), then broadcast (each step skipped when it has nothing to do).
 template <class T>
 Variable<T> unreduce(const Variable<T>& g, const Shape& x_shape, const std::vector<std::size_t>& axes) {
-  const Shape kept = kernels::reduced_shape(x_shape, axes, true);
-  std::vector<std::int64_t> as_kept(kept.begin(), kept.end());
-  return expand(reshape(g, as_kept), x_shape);
+  return detail::expand_or_same(detail::reshape_or_same(g, kernels::reduced_shape(x_shape, axes, true)), x_shape);
 }
 
 /// max that lets a NaN win, so a NaN in the input shows in the result (as torch). Function

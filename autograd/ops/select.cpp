@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "../axes.hpp"
+#include "../detail/shape_ops.hpp"
 #include "select.hpp"
 #include "shape.hpp"
 #include "ops.def"
@@ -100,11 +101,15 @@ Variable<T> narrow(const Variable<T>& x, std::int64_t axis, std::int64_t start, 
   const std::size_t a = normalize_axis("narrow", axis, x.shape());
   const auto n = static_cast<std::int64_t>(x.shape()[a]);
   const std::int64_t given = start;
-  if (start < 0) start += n;
-  TG_CHECK(start >= 0 && length >= 0 && start + length <= n, "narrow",
+  if (start < 0) start += n;  // (no overflow: n >= 0)
+  TG_CHECK(start >= 0 && start <= n && length >= 0, "narrow",
            "start " + std::to_string(given) + " and length " + std::to_string(length) + " are out of range for axis " +
                std::to_string(axis) + " of " + shape_str(x.shape()) + " (size " + std::to_string(n) + ")");
-  if (start == 0 && length == n) return x;
+  // length <= n - start rather than start + length <= n, which overflows for huge lengths
+  TG_CHECK(length <= n - start, "narrow",
+           "start " + std::to_string(given) + " + length " + std::to_string(length) + " exceeds axis " +
+               std::to_string(axis) + " of size " + std::to_string(n) + " (shape " + shape_str(x.shape()) + ")");
+  if (start == 0 && length == n) return detail::copy_op("narrow", x);
   const AxisView v(x.shape(), a);
   const auto s = static_cast<std::size_t>(start), len = static_cast<std::size_t>(length);
   xt::xarray<T> out = xt::empty<T>(with_axis(x.shape(), a, len));
@@ -124,7 +129,12 @@ Variable<T> slice(const Variable<T>& x, std::int64_t axis, std::int64_t start, s
   start = clip(start);
   stop = std::max(clip(stop), start);
   if (step == 1) return narrow(x, axis, start, stop - start);
-  IndexArray index = xt::arange<Index>(start, stop, step);
+  // the count ceil((stop - start) / step), written so that no step overflows. (Not xt::arange:
+  // its stop - start + step - 1 overflows for huge steps, and for integers it returns nothing
+  // when step > stop - start, where x[0:3:5] is x[0].)
+  const std::int64_t count = stop == start ? 0 : (stop - start - 1) / step + 1;
+  IndexArray index = xt::empty<Index>(Shape{static_cast<std::size_t>(count)});
+  for (std::int64_t j = 0; j < count; ++j) index(j) = start + j * step;
   return index_select(x, axis, index);
 }
 
@@ -212,7 +222,7 @@ Variable<T> concat(const std::vector<Variable<T>>& xs, std::int64_t axis) {
              "shapes " + shape_str(first) + " and " + shape_str(x.shape()) + " differ outside axis " + std::to_string(axis));
     total += x.shape()[a];
   }
-  if (xs.size() == 1) return xs[0];
+  if (xs.size() == 1) return detail::copy_op("concat", xs[0]);
   const AxisView v(first, a);
   xt::xarray<T> out = xt::empty<T>(with_axis(first, a, total));
   std::vector<std::int64_t> offsets;
@@ -248,14 +258,19 @@ Variable<T> stack(const std::vector<Variable<T>>& xs, std::int64_t axis) {
 template <class T>
 std::vector<Variable<T>> split(const Variable<T>& x, const std::vector<std::int64_t>& sizes, std::int64_t axis) {
   const std::size_t a = normalize_axis("split", axis, x.shape());
+  const auto n = static_cast<std::int64_t>(x.shape()[a]);
   std::int64_t total = 0;
   for (auto s : sizes) {
     TG_CHECK(s >= 0, "split", "negative size in " + axes_str(sizes) + " (tensor " + shape_str(x.shape()) + ")");
+    // s <= n - total rather than total + s <= n: huge sizes would wrap the running total
+    TG_CHECK(s <= n - total, "split",
+             "sizes " + axes_str(sizes) + " add up to more than axis " + std::to_string(axis) + " of " +
+                 shape_str(x.shape()) + ", which has " + std::to_string(n));
     total += s;
   }
-  TG_CHECK(total == static_cast<std::int64_t>(x.shape()[a]), "split",
+  TG_CHECK(total == n, "split",
            "sizes " + axes_str(sizes) + " add up to " + std::to_string(total) + ", axis " + std::to_string(axis) + " of " +
-               shape_str(x.shape()) + " has " + std::to_string(x.shape()[a]));
+               shape_str(x.shape()) + " has " + std::to_string(n));
   std::vector<Variable<T>> parts;
   std::int64_t start = 0;
   for (auto s : sizes) {
@@ -271,6 +286,9 @@ Variable<T> one_hot(const IndexArray& labels, std::int64_t num_classes) {
            "num_classes must be positive, got " + std::to_string(num_classes) + " (labels " + shape_str(labels.shape()) + ")");
   Shape shape(labels.shape().begin(), labels.shape().end());
   shape.push_back(static_cast<std::size_t>(num_classes));
+  TG_CHECK(detail::checked_numel(shape).has_value(), "one_hot",
+           std::to_string(num_classes) + " classes for labels " + shape_str(labels.shape()) +
+               ": the result's sizes multiply past size_t");
   xt::xarray<T> out = xt::zeros<T>(shape);
   for (std::size_t i = 0; i < labels.size(); ++i) {
     const Index l = labels.data()[i];

@@ -9,6 +9,7 @@
 #include "../axes.hpp"
 #include "../kernels/loops.hpp"
 #include "ops.def"
+#include "../detail/shape_ops.hpp"
 
 namespace tg {
 
@@ -39,12 +40,14 @@ xt::xarray<T> reshaped(const xt::xarray<T>& x, const Shape& shape) {
   return out;
 }
 
-/// Reshape to an exact shape (shared by reshape and the ops built on it).
+/// Reshape to an exact shape (shared by reshape and the ops built on it): always a new node,
+/// also to the same shape; its derivative reshapes g back, or passes it through when the
+/// shapes agree.
 template <class T>
 Variable<T> reshape_to(const Variable<T>& x, const Shape& shape) {
-  if (shape == x.shape()) return x;
   return make_op<T>("reshape", reshaped(x.value(), shape), {x}, [](const GradContext<T>& c) -> Grads<T> {
-    return {reshape_to(c.grad, c.in[0].shape())};
+    const Shape& back = c.in[0].shape();
+    return {c.grad.shape() == back ? c.grad : reshape_to(c.grad, back)};
   });
 }
 }  // namespace
@@ -52,20 +55,23 @@ Variable<T> reshape_to(const Variable<T>& x, const Shape& shape) {
 template <class T>
 Variable<T> reshape(const Variable<T>& x, const std::vector<std::int64_t>& shape) {
   Shape target(shape.size());
-  std::size_t known = 1;
   int inferred = -1;
   for (std::size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] == -1) {
       TG_CHECK(inferred < 0, "reshape",
                "cannot reshape " + shape_str(x.shape()) + " to " + axes_str(shape) + ": only one size may be -1");
       inferred = static_cast<int>(i);
+      target[i] = 1;  // counted as 1 in the known product
     } else {
       TG_CHECK(shape[i] >= 0, "reshape",
                "cannot reshape " + shape_str(x.shape()) + " to " + axes_str(shape) + ": negative size");
       target[i] = static_cast<std::size_t>(shape[i]);
-      known *= target[i];
     }
   }
+  const auto product = detail::checked_numel(target);
+  TG_CHECK(product.has_value(), "reshape",
+           "cannot reshape " + shape_str(x.shape()) + " to " + axes_str(shape) + ": the sizes multiply past size_t");
+  const std::size_t known = *product;
   if (inferred >= 0) {
     TG_CHECK(known != 0 && x.numel() % known == 0, "reshape",
              "cannot reshape " + shape_str(x.shape()) + " (" + std::to_string(x.numel()) + " elements) to " +
@@ -82,14 +88,16 @@ template <class T>
 Variable<T> expand(const Variable<T>& x, const Shape& shape) {
   TG_CHECK(x.dim() <= shape.size() && broadcast_shapes("expand", x.shape(), shape) == shape, "expand",
            "cannot broadcast " + shape_str(x.shape()) + " to " + shape_str(shape));
-  if (x.shape() == shape) return x;
+  TG_CHECK(detail::checked_numel(shape).has_value(), "expand",
+           "cannot broadcast " + shape_str(x.shape()) + " to " + shape_str(shape) + ": the sizes multiply past size_t");
+  if (x.shape() == shape) return detail::copy_op("expand", x);
   return make_op<T>("expand", kernels::broadcast_to(x.value(), shape), {x},
                     [](const GradContext<T>& c) -> Grads<T> { return {sum_to(c.grad, c.in[0].shape())}; });
 }
 
 template <class T>
 Variable<T> sum_to(const Variable<T>& x, const Shape& shape) {
-  if (x.shape() == shape) return x;
+  if (x.shape() == shape) return detail::copy_op("sum_to", x);
   TG_CHECK(shape.size() <= x.dim() && broadcast_shapes("sum_to", shape, x.shape()) == x.shape(), "sum_to",
            "cannot sum " + shape_str(x.shape()) + " down to " + shape_str(shape) + " (it does not broadcast to it)");
   const std::size_t lead = x.dim() - shape.size();
@@ -133,7 +141,7 @@ Variable<T> permute(const Variable<T>& x, const Axes& axes) {
   }
   bool identity = true;
   for (std::size_t i = 0; i < perm.size(); ++i) identity = identity && perm[i] == i;
-  if (identity) return x;
+  if (identity) return detail::copy_op("permute", x);
   Axes inverse(perm.size());
   for (std::size_t i = 0; i < perm.size(); ++i) inverse[perm[i]] = static_cast<std::int64_t>(i);
   return make_op<T>("permute", permuted(x.value(), perm), {x},
@@ -145,7 +153,8 @@ Variable<T> transpose(const Variable<T>& x, std::int64_t axis0, std::int64_t axi
   TG_CHECK(x.dim() >= 2 || (axis0 == -2 && axis1 == -1 && x.dim() < 2), "transpose",
            "axes " + std::to_string(axis0) + " and " + std::to_string(axis1) + " for a tensor of shape " +
                shape_str(x.shape()));
-  if (x.dim() < 2) return x;  // as torch.t(): vectors and scalars are their own transpose
+  // as torch.t(): vectors and scalars are their own transpose (a new node all the same)
+  if (x.dim() < 2) return detail::copy_op("transpose", x);
   const std::size_t a = normalize_axis("transpose", axis0, x.shape());
   const std::size_t b = normalize_axis("transpose", axis1, x.shape());
   Axes perm(x.dim());
@@ -164,9 +173,12 @@ Variable<T> flatten(const Variable<T>& x, std::int64_t start, std::int64_t end) 
                shape_str(x.shape()));
   Shape shape;
   for (std::size_t i = 0; i < s; ++i) shape.push_back(x.shape()[i]);
-  std::size_t merged = 1;
-  for (std::size_t i = s; i <= e; ++i) merged *= x.shape()[i];
-  shape.push_back(merged);
+  // checked: an empty tensor's other sizes may be anything, and their product may not fit
+  const auto merged = detail::checked_numel(Shape(x.shape().begin() + s, x.shape().begin() + e + 1));
+  TG_CHECK(merged.has_value(), "flatten",
+           "axes " + std::to_string(start) + " to " + std::to_string(end) + " of " + shape_str(x.shape()) +
+               " multiply past size_t");
+  shape.push_back(*merged);
   for (std::size_t i = e + 1; i < x.dim(); ++i) shape.push_back(x.shape()[i]);
   return reshape_to(x, shape);
 }

@@ -83,7 +83,8 @@ DataLoader<T>::DataLoader(const Dataset<T>& dataset, LoaderOptions options)
 template <class T>
 std::size_t DataLoader<T>::num_batches() const {
   const std::size_t n = dataset_->size(), b = options_.batch_size;
-  return options_.drop_last ? n / b : (n + b - 1) / b;
+  // ceil as n / b plus a partial batch: (n + b - 1) / b wraps for a huge batch_size (and gave 0 batches)
+  return options_.drop_last ? n / b : n / b + (n % b != 0);
 }
 
 /// Fisher-Yates driven by mt19937_64 seeded from (seed, epoch) through seed_seq, so nearby

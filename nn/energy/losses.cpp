@@ -11,6 +11,7 @@
 #include "../../autograd/ops/reduce.hpp"
 #include "../../autograd/ops/select.hpp"
 #include "../../autograd/ops/shape.hpp"
+#include "../../autograd/detail/shape_ops.hpp"
 
 namespace tg::energy {
 
@@ -52,7 +53,7 @@ void check_pair(const char* op, const Variable<T>& e_correct, const Variable<T>&
 template <class T>
 Variable<T> energy_loss(const Variable<T>& e_correct) {
   TG_CHECK(e_correct.defined(), "energy_loss", "the energy is undefined");
-  return e_correct;
+  return detail::copy_op("energy_loss", e_correct);  // its own node, as every result
 }
 
 template <class T>
@@ -114,39 +115,43 @@ Variable<T> free_energy(const Variable<T>& energies, Scalar<T> beta, std::int64_
   return logsumexp(-beta * energies, {axis}) * (T(-1) / beta);
 }
 
+namespace {
+/// energies[i, targets[i]], [batch] (arguments already checked).
 template <class T>
-Variable<T> correct_energy(const Variable<T>& energies, const IndexArray& targets) {
-  check_discrete("correct_energy", energies, targets);
-  const auto batch = static_cast<std::int64_t>(targets.size());
+Variable<T> picked(const Variable<T>& energies, const IndexArray& targets) {
   IndexArray column = targets;
   column.reshape({targets.size(), 1});
-  return reshape(gather(energies, 1, column), {batch});
+  return reshape(gather(energies, 1, column), {static_cast<std::int64_t>(targets.size())});
 }
 
-namespace {
-/// The energies with, at each target, more than the spread of all energies added: a min over
-/// the result is a min over the incorrect answers. The lift is a plain number (no gradient
-/// flows through it) sized to the data, so no huge constant or inf enters any derivative.
+/// The energies with +inf at each target, so a min over a row is a min over the incorrect
+/// answers only, exactly at any magnitude (an added finite lift vanishes in rounding: in float
+/// 1e8 + 17 == 1e8 + 16). The inf is a constant branch of where, whose derivative only masks
+/// g, so no inf enters any derivative and the target gets no gradient.
 template <class T>
-Variable<T> with_targets_lifted(const Variable<T>& energies, const IndexArray& targets) {
-  const auto& e = energies.value();
-  const auto [lo, hi] = std::minmax_element(e.begin(), e.end());
-  const T lift = (*hi - *lo) + T(1);
-  return energies + one_hot<T>(targets, static_cast<std::int64_t>(energies.shape()[1])) * lift;
+Variable<T> targets_masked(const Variable<T>& energies, const IndexArray& targets) {
+  return where(one_hot<T>(targets, static_cast<std::int64_t>(energies.shape()[1])),
+               scalar<T>(std::numeric_limits<T>::infinity()), energies);
 }
 }  // namespace
 
 template <class T>
+Variable<T> correct_energy(const Variable<T>& energies, const IndexArray& targets) {
+  check_discrete("correct_energy", energies, targets);
+  return picked(energies, targets);
+}
+
+template <class T>
 Variable<T> most_offending_incorrect(const Variable<T>& energies, const IndexArray& targets) {
   check_contrastive("most_offending_incorrect", energies, targets);
-  return min(with_targets_lifted(energies, targets), {1});
+  return min(targets_masked(energies, targets), {1});
 }
 
 template <class T>
 IndexArray most_offending_incorrect_index(const Variable<T>& energies, const IndexArray& targets) {
   check_contrastive("most_offending_incorrect_index", energies, targets);
   NoGradGuard no_grad;
-  return argmin(with_targets_lifted(energies, targets), 1);
+  return argmin(targets_masked(energies, targets), 1);
 }
 
 template <class T>
@@ -161,56 +166,87 @@ Variable<T> energy_gap(const Variable<T>& energies, const IndexArray& targets) {
   return most_offending_incorrect(energies, targets) - correct_energy(energies, targets);
 }
 
-// Each discrete loss: E_correct by gather, E_bar by the masked min, the margin loss, the reduction.
+// ---- the discrete losses: E_correct by gather, the energy it is contrasted with, the margin
+// loss of the two, the reduction --------------------------------------------------------------
+
+namespace {
+/// What a discrete loss contrasts E_correct with.
+enum class Contrast { none, min, most_offending, free_energy };
+
+/// reduce(loss(E_correct, E_other)) with E_other as `contrast` names; the checks name op.
+/// An empty batch gives an empty per-sample loss and a sum of 0; its mean is an error, as
+/// tg::mean of nothing is (PyTorch returns NaN, which would only surface steps later).
+template <class T, class F>
+Variable<T> discrete(const char* op, const Variable<T>& energies, const IndexArray& targets, const EnergyLossOptions& o,
+                     Contrast contrast, F loss) {
+  if (contrast == Contrast::most_offending) check_contrastive(op, energies, targets);
+  else check_discrete(op, energies, targets);
+  TG_CHECK(energies.shape()[0] > 0 || o.reduction != Reduction::mean, op,
+           "the mean over an empty batch (energies " + shape_str(energies.shape()) +
+               ") is undefined; use Reduction::sum (0) or Reduction::none");
+  Variable<T> other;
+  switch (contrast) {
+    case Contrast::none: break;
+    case Contrast::min: other = min(energies, {1}); break;
+    case Contrast::most_offending: other = min(targets_masked(energies, targets), {1}); break;
+    case Contrast::free_energy: other = free_energy(energies, T(o.beta), 1); break;
+  }
+  return reduce(loss(picked(energies, targets), other), o.reduction);
+}
+}  // namespace
 
 template <class T>
 Variable<T> energy_loss(const Variable<T>& energies, const IndexArray& targets, const EnergyLossOptions& o) {
-  return reduce(correct_energy(energies, targets), o.reduction);
+  return discrete("energy_loss", energies, targets, o, Contrast::none,
+                  [](const Variable<T>& ec, const Variable<T>&) { return ec; });  // L = E_correct, a new node already
 }
 
 template <class T>
 Variable<T> perceptron_loss(const Variable<T>& energies, const IndexArray& targets, const EnergyLossOptions& o) {
-  return reduce(perceptron_loss(correct_energy(energies, targets), min(energies, {1})), o.reduction);
+  return discrete("perceptron_loss", energies, targets, o, Contrast::min,
+                  [](const Variable<T>& ec, const Variable<T>& e) { return perceptron_loss(ec, e); });
 }
 
 template <class T>
 Variable<T> hinge_loss(const Variable<T>& energies, const IndexArray& targets, const EnergyLossOptions& o) {
-  return reduce(hinge_loss(correct_energy(energies, targets), most_offending_incorrect(energies, targets), T(o.margin)),
-                o.reduction);
+  return discrete("hinge_loss", energies, targets, o, Contrast::most_offending,
+                  [m = T(o.margin)](const Variable<T>& ec, const Variable<T>& eb) { return hinge_loss(ec, eb, m); });
 }
 
 template <class T>
 Variable<T> log_loss(const Variable<T>& energies, const IndexArray& targets, const EnergyLossOptions& o) {
-  return reduce(log_loss(correct_energy(energies, targets), most_offending_incorrect(energies, targets)), o.reduction);
+  return discrete("log_loss", energies, targets, o, Contrast::most_offending,
+                  [](const Variable<T>& ec, const Variable<T>& e) { return log_loss(ec, e); });
 }
 
 template <class T>
 Variable<T> lvq2_loss(const Variable<T>& energies, const IndexArray& targets, const EnergyLossOptions& o) {
-  return reduce(lvq2_loss(correct_energy(energies, targets), most_offending_incorrect(energies, targets), T(o.saturation)),
-                o.reduction);
+  return discrete("lvq2_loss", energies, targets, o, Contrast::most_offending,
+                  [s = T(o.saturation)](const Variable<T>& ec, const Variable<T>& eb) { return lvq2_loss(ec, eb, s); });
 }
 
 template <class T>
 Variable<T> mce_loss(const Variable<T>& energies, const IndexArray& targets, const EnergyLossOptions& o) {
-  return reduce(mce_loss(correct_energy(energies, targets), most_offending_incorrect(energies, targets)), o.reduction);
+  return discrete("mce_loss", energies, targets, o, Contrast::most_offending,
+                  [](const Variable<T>& ec, const Variable<T>& e) { return mce_loss(ec, e); });
 }
 
 template <class T>
 Variable<T> square_square_loss(const Variable<T>& energies, const IndexArray& targets, const EnergyLossOptions& o) {
-  return reduce(square_square_loss(correct_energy(energies, targets), most_offending_incorrect(energies, targets), T(o.margin)),
-                o.reduction);
+  return discrete("square_square_loss", energies, targets, o, Contrast::most_offending,
+                  [m = T(o.margin)](const Variable<T>& ec, const Variable<T>& eb) { return square_square_loss(ec, eb, m); });
 }
 
 template <class T>
 Variable<T> square_exp_loss(const Variable<T>& energies, const IndexArray& targets, const EnergyLossOptions& o) {
-  return reduce(square_exp_loss(correct_energy(energies, targets), most_offending_incorrect(energies, targets), T(o.k),
-                                T(o.beta)),
-                o.reduction);
+  return discrete("square_exp_loss", energies, targets, o, Contrast::most_offending,
+                  [k = T(o.k), b = T(o.beta)](const Variable<T>& ec, const Variable<T>& eb) { return square_exp_loss(ec, eb, k, b); });
 }
 
 template <class T>
 Variable<T> nll_loss(const Variable<T>& energies, const IndexArray& targets, const EnergyLossOptions& o) {
-  return reduce(nll_loss(correct_energy(energies, targets), free_energy(energies, T(o.beta), 1)), o.reduction);
+  return discrete("nll_loss", energies, targets, o, Contrast::free_energy,
+                  [](const Variable<T>& ec, const Variable<T>& e) { return nll_loss(ec, e); });
 }
 
 #define TG_INSTANTIATE(T)                                                                                                  \

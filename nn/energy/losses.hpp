@@ -46,6 +46,8 @@ template <class T> Variable<T> square_exp_loss(const Variable<T>& e_correct, con
 template <class T> Variable<T> nll_loss(const Variable<T>& e_correct, const Variable<T>& free_energy);
 
 // ---- discrete answers: energies [batch, k], targets [batch] in [0, k) ---------------------------
+// An empty batch ([0, k]) gives an empty per-sample loss and a sum of 0; its mean is a tg::Error
+// naming the loss (as tg::mean of nothing is; PyTorch's NaN would only surface steps later).
 
 /// F_beta = -1/beta log sum_Y exp(-beta E) along axis: a soft min of the energies.
 template <class T> Variable<T> free_energy(const Variable<T>& energies, Scalar<T> beta = T(1), std::int64_t axis = -1);
