@@ -1,10 +1,12 @@
 // The backward engine. A pass keeps all of its scratch state (the queue of nodes and the
-// gradients in flight) to itself, so any number of passes can run at once on several threads,
+// gradients in flight, in a table of its own) to itself, so any number of passes can run at once on several threads,
 // also through shared parameters; what it changes in a node (a leaf's .grad(), freeing the
 // graph) it changes under that node's lock. Nodes run in reverse tape order, each once, after
 // all of its consumers. Also here: the check that breaks the reference cycle a recorded
 // gradient stored in its own leaf makes (backward with create_graph).
 #include <algorithm>
+#include <bit>
+#include <cstdint>
 #include <mutex>
 #include <optional>
 #include <unordered_map>
@@ -63,13 +65,68 @@ std::string trace_of(const Node<T>* n) {
   return n->trace ? detail::where_created(*n->trace) : "";
 }
 
-/// A node waiting for its backward, with one gradient for it. A node with several consumers
-/// is queued once per consumer; its entries meet at the top of the heap and are summed there.
+/// The gradients gathered so far for the nodes a pass has queued but not yet run: an
+/// open-addressing table keyed by node, owned by the pass. Entries leave as their nodes run,
+/// so it holds only the frontier of the pass (two entries along a chain) and stays in cache.
+template <class T>
+class PendingGrads {
+ public:
+  /// The slot for n's gradient, and whether it is new (the node is not queued yet).
+  std::pair<Variable<T>*, bool> slot(Node<T>* n) {
+    if (2 * (size_ + 1) > slots_.size()) grow();
+    std::size_t i = home(n);
+    while (slots_[i].node && slots_[i].node != n) i = (i + 1) & mask();
+    if (slots_[i].node) return {&slots_[i].grad, false};
+    slots_[i].node = n;
+    ++size_;
+    return {&slots_[i].grad, true};
+  }
+  /// Removes n's entry and returns its gradient (backward-shift deletion: no tombstones).
+  Variable<T> take(Node<T>* n) {
+    std::size_t i = home(n);
+    while (slots_[i].node != n) i = (i + 1) & mask();
+    Variable<T> g = std::move(slots_[i].grad);
+    slots_[i].node = nullptr;
+    --size_;
+    for (std::size_t j = (i + 1) & mask(); slots_[j].node; j = (j + 1) & mask()) {
+      const std::size_t h = home(slots_[j].node);
+      // the entry at j may fill the hole at i when i lies cyclically in [h, j)
+      if (((j - h) & mask()) >= ((j - i) & mask())) {
+        slots_[i] = std::move(slots_[j]);
+        slots_[j].node = nullptr;
+        i = j;
+      }
+    }
+    return g;
+  }
+
+ private:
+  struct Slot {
+    Node<T>* node = nullptr;
+    Variable<T> grad;
+  };
+  std::size_t mask() const { return slots_.size() - 1; }
+  std::size_t home(const Node<T>* n) const {
+    return static_cast<std::size_t>((reinterpret_cast<std::uintptr_t>(n) >> 4) * 0x9E3779B97F4A7C15ull) >> shift_;
+  }
+  void grow() {
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(old.empty() ? 16 : 2 * old.size(), Slot{});
+    shift_ = 64 - std::countr_zero(slots_.size());
+    size_ = 0;
+    for (auto& s : old)
+      if (s.node) *slot(s.node).first = std::move(s.grad);
+  }
+  std::vector<Slot> slots_;
+  std::size_t size_ = 0;
+  int shift_ = 64;
+};
+
+/// A node queued for its backward; its gradient waits in the pass's PendingGrads.
 template <class T>
 struct Waiting {
   std::uint64_t seq;
   Variable<T> var;
-  Variable<T> grad;
 };
 
 template <class T>
@@ -81,7 +138,8 @@ struct BackwardPass {
   std::unordered_map<Node<T>*, std::size_t> wanted;  // tg::grad(): inputs -> result slot
   std::vector<Variable<T>> captured;
   std::uint64_t oldest_wanted = 0;                 // nodes older than every input cannot lead to one
-  std::vector<Waiting<T>> queue;                   // max-heap on tape position
+  std::vector<Waiting<T>> queue;                   // max-heap on tape position, each node once
+  PendingGrads<T> pending;                         // their gradients so far
   std::vector<Variable<T>> recorded_leaves;        // leaves given a recorded .grad() (create_graph)
 
   static bool later_first(const Waiting<T>& a, const Waiting<T>& b) { return a.seq < b.seq; }
@@ -90,23 +148,21 @@ struct BackwardPass {
   /// it in saves two atomic reference-count updates).
   template <class V>
   void push(V&& v, Variable<T>&& g) {
+    auto [slot, fresh] = pending.slot(v.node());
+    accumulate(*slot, std::move(g));
+    if (!fresh) return;
     const std::uint64_t seq = v.node()->seq;
-    queue.push_back({seq, std::forward<V>(v), std::move(g)});
+    queue.push_back({seq, std::forward<V>(v)});
     std::push_heap(queue.begin(), queue.end(), later_first);
-  }
-  Waiting<T> pop() {
-    std::pop_heap(queue.begin(), queue.end(), later_first);
-    Waiting<T> top = std::move(queue.back());
-    queue.pop_back();
-    return top;
   }
 
   void run() {
     while (!queue.empty()) {
-      Waiting<T> top = pop();
-      while (!queue.empty() && queue.front().seq == top.seq) accumulate(top.grad, std::move(pop().grad));
+      std::pop_heap(queue.begin(), queue.end(), later_first);
+      Waiting<T> top = std::move(queue.back());
+      queue.pop_back();
       Node<T>* n = top.var.node();
-      Variable<T>& g = top.grad;
+      Variable<T> g = pending.take(n);
 
       if (!wanted.empty()) {
         auto it = wanted.find(n);
