@@ -3,7 +3,10 @@
 #include "testing.hpp"
 
 #include <cmath>
+#include <climits>
 #include <string>
+
+#include <tapegrad/autograd/kernels/gemm.hpp>  // internal: the GEMM every GEMM-bound op calls
 
 using namespace tg;
 using tg::testing::check_error;
@@ -231,4 +234,21 @@ TEST_CASE("matmul: bad inputs name the op and the shapes") {
   check_error([] { matmul(zeros<double>({3, 3}), scalar<double>(2.0)); }, {"matmul", "[3,3]", "[]"});
   // a transpose flag on a vector
   check_error([] { matmul(zeros<double>({3}), zeros<double>({3, 2}), {.transpose_a = true}); }, {"matmul", "[3]", "1-D"});
+}
+
+TEST_CASE("the GEMM kernel refuses sizes beyond BLAS's 32-bit int instead of wrapping") {
+  // Checked before BLAS is called, so no buffer is needed (a wrapped size would read garbage).
+  const std::size_t huge = std::size_t(INT_MAX) + 1;
+  float* none = nullptr;
+  check_error([&] { kernels::gemm<float>(false, false, huge, 1, 1, none, none, none); },
+              {"gemm", "m=2147483648", "32-bit"});
+  check_error([&] { kernels::gemm<float>(false, false, 1, 1, huge, none, none, none); }, {"gemm", "k=2147483648"});
+  check_error([&] { kernels::gemm<double>(true, true, 2, huge, 3, nullptr, nullptr, nullptr); }, {"gemm", "n=2147483648"});
+  // within range it computes: [1,2] x [2,1]
+  const float a[2] = {1, 2}, b[2] = {3, 4};
+  float c[1] = {0};
+  kernels::gemm<float>(false, false, 1, 1, 2, a, b, c);
+  CHECK(c[0] == 11);
+  kernels::gemm<float>(false, false, 1, 1, 2, a, b, c, /*accumulate=*/true);
+  CHECK(c[0] == 22);
 }
