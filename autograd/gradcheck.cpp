@@ -61,7 +61,8 @@ GradcheckResult gradcheck(const DoubleFunction& f, const std::vector<Variable<do
     for (std::size_t e = 0; e < x.numel(); ++e) {
       xt::xarray<double> plus, minus;
       {
-        NoGradGuard no_grad;
+        // Grad mode as the caller has it: f may need recording itself (a gradient penalty, an
+        // hvp), and what it records here is dropped at once.
         RestoreElement restore(xv, e);
         xv.data()[e] = restore.saved() + options.eps;
         plus = evaluate(f, inputs).value();
@@ -111,7 +112,7 @@ GradcheckResult gradgradcheck(const DoubleFunction& f, const std::vector<Variabl
     if (x.requires_grad()) n_flat += x.numel();
 
   DoubleFunction first_derivative = [&](const std::vector<Variable<double>>& xs) {
-    EnableGradGuard recording;  // gradcheck evaluates finite differences without grad mode
+    EnableGradGuard recording;  // the first derivative needs a graph even if the caller turned recording off
     const std::vector<Variable<double>> xs_f(xs.begin(), xs.begin() + static_cast<std::ptrdiff_t>(n_inputs));
     const Variable<double>& weights = xs[n_inputs];
     std::vector<Variable<double>> wrt;

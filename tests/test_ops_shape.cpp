@@ -556,10 +556,12 @@ TEST_CASE("bad shapes, axes and indices are errors naming the op and the shapes"
     check_error([&] { expand(iota({1}), {std::size_t(1) << 62, 8}); },
                 {"expand: cannot broadcast [1] to [4611686018427387904,8]", "multiply past"});
     check_error([&] { one_hot<double>(indices({0, 1, 2}), big); }, {"one_hot", "[3]", "multiply past"});
-    // a zero size makes an empty tensor whatever the other sizes are, but they still multiply
-    const D empty = reshape(iota({0}), {0, big, big});
-    CHECK(empty.shape() == Shape{0, std::size_t(big), std::size_t(big)});
-    check_error([&] { flatten(empty, 1); }, {"flatten", "[0,9223372036854775807,9223372036854775807]", "multiply past"});
+    // a zero size makes an empty tensor whatever the other sizes are, but they still multiply:
+    // xtensor's strides are their products (signed 64-bit, so an overflow there is undefined)
+    check_error([&] { reshape(iota({0}), {0, big, big}); }, {"reshape", "[0,9223372036854775807,9223372036854775807]"});
+    const D empty = reshape(iota({0}), {0, std::int64_t(1) << 31, std::int64_t(1) << 31});
+    CHECK(empty.shape() == Shape{0, std::size_t(1) << 31, std::size_t(1) << 31});
+    CHECK(flatten(empty, 1).shape() == Shape{0, std::size_t(1) << 62});
   }
   SUBCASE("index_select, gather, scatter_add") {
     check_error([&] { index_select(x, 1, indices({0, 3})); }, {"index_select", "index 3", "[2,3]"});

@@ -9,6 +9,7 @@
 // call sum_to(g, shape) with g already of that shape on almost every small op, and nobody
 // names or edits a gradient in flight, so there the input itself is returned (~30 ns and one
 // allocation saved per input per op).
+#include <cstdint>
 #include <optional>
 
 #include "../variable.hpp"
@@ -20,12 +21,18 @@ namespace tg::detail {
 /// would wrap to a small number, pass every size check and index out of bounds). A size of
 /// 0 makes the count 0, whatever the other sizes.
 inline std::optional<std::size_t> checked_numel(const Shape& shape) {
-  for (auto d : shape)
-    if (d == 0) return 0;
+  // xtensor computes strides as signed 64-bit products of the trailing sizes, even for an
+  // empty tensor, so the non-zero sizes must multiply within int64 (UBSan: signed overflow).
   std::size_t n = 1;
-  for (auto d : shape)
-    if (__builtin_mul_overflow(n, d, &n)) return std::nullopt;
-  return n;
+  bool empty = false;
+  for (auto d : shape) {
+    if (d == 0) {
+      empty = true;
+      continue;
+    }
+    if (__builtin_mul_overflow(n, d, &n) || n > static_cast<std::size_t>(INT64_MAX)) return std::nullopt;
+  }
+  return empty ? 0 : n;
 }
 
 /// A new node holding a copy of x under the name op; d(out)/dx = identity (g passes through).

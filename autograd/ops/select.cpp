@@ -288,7 +288,7 @@ Variable<T> one_hot(const IndexArray& labels, std::int64_t num_classes) {
   shape.push_back(static_cast<std::size_t>(num_classes));
   TG_CHECK(detail::checked_numel(shape).has_value(), "one_hot",
            std::to_string(num_classes) + " classes for labels " + shape_str(labels.shape()) +
-               ": the result's sizes multiply past size_t");
+               ": the result's sizes multiply past 2^63 (xtensor's signed strides)");
   xt::xarray<T> out = xt::zeros<T>(shape);
   for (std::size_t i = 0; i < labels.size(); ++i) {
     const Index l = labels.data()[i];

@@ -70,7 +70,7 @@ Variable<T> reshape(const Variable<T>& x, const std::vector<std::int64_t>& shape
   }
   const auto product = detail::checked_numel(target);
   TG_CHECK(product.has_value(), "reshape",
-           "cannot reshape " + shape_str(x.shape()) + " to " + axes_str(shape) + ": the sizes multiply past size_t");
+           "cannot reshape " + shape_str(x.shape()) + " to " + axes_str(shape) + ": the sizes multiply past 2^63 (xtensor's signed strides)");
   const std::size_t known = *product;
   if (inferred >= 0) {
     TG_CHECK(known != 0 && x.numel() % known == 0, "reshape",
@@ -89,7 +89,7 @@ Variable<T> expand(const Variable<T>& x, const Shape& shape) {
   TG_CHECK(x.dim() <= shape.size() && broadcast_shapes("expand", x.shape(), shape) == shape, "expand",
            "cannot broadcast " + shape_str(x.shape()) + " to " + shape_str(shape));
   TG_CHECK(detail::checked_numel(shape).has_value(), "expand",
-           "cannot broadcast " + shape_str(x.shape()) + " to " + shape_str(shape) + ": the sizes multiply past size_t");
+           "cannot broadcast " + shape_str(x.shape()) + " to " + shape_str(shape) + ": the sizes multiply past 2^63 (xtensor's signed strides)");
   if (x.shape() == shape) return detail::copy_op("expand", x);
   return make_op<T>("expand", kernels::broadcast_to(x.value(), shape), {x},
                     [](const GradContext<T>& c) -> Grads<T> { return {sum_to(c.grad, c.in[0].shape())}; });
@@ -177,7 +177,7 @@ Variable<T> flatten(const Variable<T>& x, std::int64_t start, std::int64_t end) 
   const auto merged = detail::checked_numel(Shape(x.shape().begin() + s, x.shape().begin() + e + 1));
   TG_CHECK(merged.has_value(), "flatten",
            "axes " + std::to_string(start) + " to " + std::to_string(end) + " of " + shape_str(x.shape()) +
-               " multiply past size_t");
+               " multiply past 2^63 (xtensor's signed strides)");
   shape.push_back(*merged);
   for (std::size_t i = e + 1; i < x.dim(); ++i) shape.push_back(x.shape()[i]);
   return reshape_to(x, shape);
