@@ -78,7 +78,8 @@ tg::Variable<T> contractive_penalty_estimate(const tg::Variable<T>& h, const tg:
 /// basis), one tg::grad per hidden unit. Differentiable; for tests and small encoders.
 template <class T>
 tg::Variable<T> contractive_penalty_exact(const tg::Variable<T>& h, const tg::Variable<T>& x) {
-  TG_CHECK(h.shape().size() == 2, "contractive_penalty_exact", "code " + tg::shape_str(h.shape()) + " is not [batch, hidden]");
+  TG_CHECK(h.shape().size() == 2, "contractive_penalty_exact",
+           "code " + tg::shape_str(h.shape()) + " is not [batch, hidden]");
   tg::Variable<T> total;
   for (std::size_t j = 0; j < h.shape()[1]; ++j) {
     xt::xarray<T> e = xt::zeros<T>(h.shape());

@@ -88,7 +88,8 @@ Evaluation evaluate(AutoEncoder<float>& model, tg::data::Dataset<float>& data) {
     code += tg::sum(h).item();
   }
   const double n = static_cast<double>(data.size());
-  return {bce / n, mse / (n * Images::image_pixels), jacobian / n, code / (n * static_cast<double>(model.encoder->out_features()))};
+  const double hidden = static_cast<double>(model.encoder->out_features());
+  return {bce / n, mse / (n * Images::image_pixels), jacobian / n, code / (n * hidden)};
 }
 
 /// sqrt(mean over images of ||∂x̂/∂x||_F²), by Hutchinson probes through the whole auto-encoder:
@@ -116,7 +117,7 @@ std::vector<std::vector<float>> rows_of(const xt::xarray<float>& a) {
   return rows;
 }
 
-/// Rows of ten test images: original, (noisy input,) reconstruction; and the first 100 filters.
+/// Rows of ten test images: original, (noisy input,) reconstruction; and the first 50 filters.
 void draw(AutoEncoder<float>& model, const std::string& name, const Images& test_set, const Settings& s,
           const std::string& out_dir) {
   tg::NoGradGuard no_grad;
@@ -134,7 +135,7 @@ void draw(AutoEncoder<float>& model, const std::string& name, const Images& test
 
   const xt::xarray<float>& w = model.encoder->weight.value();
   auto filters = rows_of(w);
-  filters.resize(std::min<std::size_t>(filters.size(), 100));
+  filters.resize(std::min<std::size_t>(filters.size(), 50));
   examples::write_image_grid(out_dir + "/" + name + "_filters.png", filters, 28, 28, {.columns = 10});
 }
 
@@ -160,7 +161,9 @@ Result train(const std::string& name, const Settings& s, Images& train_set, Imag
     for (auto& [x, y] : loader) {
       const float batch = static_cast<float>(x.shape()[0]);
       // the contractive penalty differentiates h in x, so x must be a leaf that requires grad
-      const tg::Var input = name == "denoising" ? corrupt(x, s) : name == "contractive" ? tg::Var(x.value(), true) : x;
+      const tg::Var input = name == "denoising"     ? corrupt(x, s)
+                            : name == "contractive" ? tg::Var(x.value(), true)
+                                                    : x;
       const tg::Var h = model.encode(input);
       // Binary cross-entropy (the pixels are intensities in [0, 1]; sigmoid output + BCE is the
       // Bernoulli likelihood), summed over pixels and averaged over the batch, as the penalties.
@@ -168,7 +171,8 @@ Result train(const std::string& name, const Settings& s, Images& train_set, Imag
                                                               {.reduction = tg::nn::Reduction::sum}) / batch;
       if (name == "sparse") loss = loss + tg::sum(h) * float(s.lambda_sparse / batch);  // |h| = h: h > 0
       if (name == "contractive")
-        loss = loss + autoencoders::contractive_penalty_estimate(h, input, s.probes) * float(s.lambda_contractive / batch);
+        loss = loss + autoencoders::contractive_penalty_estimate(h, input, s.probes) *
+                          float(s.lambda_contractive / batch);
       optimizer.zero_grad();
       loss.backward();
       optimizer.step();
@@ -184,7 +188,8 @@ Result train(const std::string& name, const Settings& s, Images& train_set, Imag
     std::snprintf(summary, sizeof summary, "train loss %.2f | test BCE %.2f MSE %.4f ||J||_F %.3f | %.1f s",
                   loss_sum / static_cast<double>(seen), test.bce, test.mse, test.jacobian_norm, epoch_seconds);
     bar.finish(summary);
-    csv.row({double(epoch), loss_sum / static_cast<double>(seen), test.bce, test.mse, test.jacobian_norm, test.code_mean, epoch_seconds});
+    csv.row({double(epoch), loss_sum / static_cast<double>(seen), test.bce, test.mse, test.jacobian_norm,
+             test.code_mean, epoch_seconds});
   }
 
   const double recon_jacobian = reconstruction_jacobian_rms(model, test_set, 4);
@@ -237,7 +242,8 @@ int main(int argc, char** argv) {
 
   try {
     if (s.epochs < 1 || s.batch_size < 1 || s.hidden < 1 || s.probes < 1 || limit < 0)
-      throw std::invalid_argument("--epochs, --batch-size, --hidden and --probes must be positive, --limit not negative");
+      throw std::invalid_argument(
+          "--epochs, --batch-size, --hidden and --probes must be positive, --limit not negative");
     if (s.noise != "masking" && s.noise != "gaussian")
       throw std::invalid_argument("--noise: '" + s.noise + "' is not masking or gaussian");
     const auto models = parse_models(models_text);
@@ -257,8 +263,8 @@ int main(int argc, char** argv) {
     std::vector<Result> results;
     for (const auto& name : models) results.push_back(train(name, s, train_set, test_set, out_dir));
 
-    std::printf("\n| model | test BCE per image | test MSE per pixel | mean ‖∂h/∂x‖_F | RMS ‖∂x̂/∂x‖_F | mean h | train time |\n"
-                "|---|---|---|---|---|---|---|\n");
+    std::printf("\n| model | test BCE per image | test MSE per pixel | mean ‖∂h/∂x‖_F | RMS ‖∂x̂/∂x‖_F | mean h "
+                "| train time |\n|---|---|---|---|---|---|---|\n");
     for (const auto& r : results)
       std::printf("| %s | %.2f | %.4f | %.3f | %.2f | %.3f | %.0f s |\n", r.model.c_str(), r.test.bce, r.test.mse,
                   r.test.jacobian_norm, r.reconstruction_jacobian, r.test.code_mean, r.seconds);
