@@ -45,11 +45,19 @@ void check_directions(const char* op, const std::vector<Variable<T>>& inputs, co
   }
 }
 
+/// The inputs to differentiate in (above) and f evaluated at them.
 template <class T>
-Variable<T> evaluate(const char* op, const VariableFunction<T>& f, const std::vector<Variable<T>>& xs) {
-  Variable<T> out = f(xs);
-  TG_CHECK(out.defined(), op, "f returned an undefined variable");
-  return out;
+struct Evaluation {
+  std::vector<Variable<T>> xs;
+  Variable<T> out;
+};
+template <class T>
+Evaluation<T> evaluate(const char* op, const VariableFunction<T>& f, const std::vector<Variable<T>>& inputs,
+                       const FunctionalOptions& options) {
+  Evaluation<T> e{differentiable_inputs(op, inputs, options), {}};
+  e.out = f(e.xs);
+  TG_CHECK(e.out.defined(), op, "f returned an undefined variable");
+  return e;
 }
 
 /// What grad gives, with zeros where an input does not reach the output (as torch's non-strict mode).
@@ -89,8 +97,7 @@ template <class T>
 FunctionalResult<T> vjp(const VariableFunction<T>& f, const std::vector<Variable<T>>& inputs, const Variable<T>& v,
                         const FunctionalOptions& options) {
   EnableGradGuard enable;
-  std::vector<Variable<T>> xs = differentiable_inputs("vjp", inputs, options);
-  Variable<T> out = evaluate("vjp", f, xs);
+  auto [xs, out] = evaluate("vjp", f, inputs, options);
   TG_CHECK(v.defined() && v.shape() == out.shape(), "vjp",
            "v has shape " + (v.defined() ? shape_str(v.shape()) : std::string("(undefined)")) + " but f(x) has shape " +
                shape_str(out.shape()));
@@ -103,8 +110,7 @@ FunctionalResult<T> jvp(const VariableFunction<T>& f, const std::vector<Variable
                         const std::vector<Variable<T>>& v, const FunctionalOptions& options) {
   EnableGradGuard enable;
   check_directions("jvp", inputs, v);
-  std::vector<Variable<T>> xs = differentiable_inputs("jvp", inputs, options);
-  Variable<T> out = evaluate("jvp", f, xs);
+  auto [xs, out] = evaluate("jvp", f, inputs, options);
   Variable<T> u = zeros<T>(out.shape(), /*requires_grad=*/true);  // the value is irrelevant: g is linear in u
   Variable<T> s = inner(grad_or_zeros(out, xs, u, /*create_graph=*/true), v);
   Variable<T> product = zeros<T>(out.shape());
@@ -120,12 +126,10 @@ FunctionalResult<T> hvp(const VariableFunction<T>& f, const std::vector<Variable
                         const std::vector<Variable<T>>& v, const FunctionalOptions& options) {
   EnableGradGuard enable;
   check_directions("hvp", inputs, v);
-  std::vector<Variable<T>> xs = differentiable_inputs("hvp", inputs, options);
-  Variable<T> out = evaluate("hvp", f, xs);
+  auto [xs, out] = evaluate("hvp", f, inputs, options);
   TG_CHECK(out.numel() == 1, "hvp", "f(x) has shape " + shape_str(out.shape()) + "; the Hessian needs a scalar f");
   Variable<T> s = inner(grad_or_zeros(out, xs, Variable<T>(), /*create_graph=*/true), v);
-  std::vector<Variable<T>> product =
-      s.defined() ? grad_or_zeros(s, xs, Variable<T>(), options.create_graph) : grad_or_zeros(Variable<T>(), xs, {}, false);
+  std::vector<Variable<T>> product = grad_or_zeros(s, xs, Variable<T>(), options.create_graph);  // zeros if s is undefined
   return {result_output(out, options), std::move(product)};
 }
 
