@@ -1,5 +1,5 @@
 #pragma once
-// Everything in autograd/: Variable, the tape, every op, gradcheck.
+// Everything in autograd/: Variable, the tape, every op, gradcheck, Jacobian/Hessian-vector products.
 #include "error.hpp"
 #include "grad_mode.hpp"
 #include "variable.hpp"
@@ -9,3 +9,4 @@
 #include "ops/select.hpp"
 #include "ops/shape.hpp"
 #include "gradcheck.hpp"
+#include "functional.hpp"

@@ -69,8 +69,7 @@ TEST_CASE("contractive penalty: autodiff over the basis equals the closed form, 
 }
 
 TEST_CASE("contractive penalty: its gradient in W and b matches central differences") {
-  // By hand, not tg::gradcheck: gradcheck evaluates f with recording off, and the penalty needs
-  // recording on to differentiate the encoder at all.
+  // Central differences written out over W and b (the module's parameters, not a list of inputs).
   Small s;
   auto penalty = [&] { return autoencoders::contractive_penalty_exact(s.model.encode(s.x), s.x); };
   for (D* p : {&s.weight(), &s.bias()}) {
