@@ -9,6 +9,7 @@
 #include <xtensor/xio.hpp>
 
 #include "detail/anomaly.hpp"
+#include "detail/numel.hpp"
 
 namespace tg {
 
@@ -251,17 +252,32 @@ std::mt19937_64& generator() {
 }
 void manual_seed(std::uint64_t seed) { generator().seed(seed); }
 
+namespace {
+/// An uninitialised array of shape, made by the factory `op`; a shape whose sizes multiply
+/// past what xtensor can index is a tg::Error, not an allocation of a wrapped-round size.
+template <class T>
+xt::xarray<T> new_array(const char* op, const Shape& shape) {
+  TG_CHECK(detail::checked_numel(shape).has_value(), op,
+           "shape " + shape_str(shape) + ": the sizes multiply past 2^63 (xtensor's signed strides)");
+  return xt::empty<T>(shape);
+}
+}  // namespace
+
 template <class T>
 Variable<T> zeros(const Shape& shape, bool requires_grad) {
-  return Variable<T>(xt::xarray<T>(xt::zeros<T>(shape)), requires_grad);
+  xt::xarray<T> a = new_array<T>("zeros", shape);
+  std::fill(a.begin(), a.end(), T(0));
+  return Variable<T>(std::move(a), requires_grad);
 }
 template <class T>
 Variable<T> ones(const Shape& shape, bool requires_grad) {
-  return Variable<T>(xt::xarray<T>(xt::ones<T>(shape)), requires_grad);
+  xt::xarray<T> a = new_array<T>("ones", shape);
+  std::fill(a.begin(), a.end(), T(1));
+  return Variable<T>(std::move(a), requires_grad);
 }
 template <class T>
 Variable<T> full(const Shape& shape, double value, bool requires_grad) {
-  xt::xarray<T> a = xt::empty<T>(shape);
+  xt::xarray<T> a = new_array<T>("full", shape);
   std::fill(a.begin(), a.end(), static_cast<T>(value));
   return Variable<T>(std::move(a), requires_grad);
 }
@@ -276,14 +292,14 @@ Variable<T> arange(double start, double stop, double step, bool requires_grad) {
 }
 template <class T>
 Variable<T> randn(const Shape& shape, bool requires_grad) {
-  xt::xarray<T> a = xt::empty<T>(shape);
+  xt::xarray<T> a = new_array<T>("randn", shape);
   std::normal_distribution<T> dist(0, 1);
   for (auto& x : a) x = dist(generator());
   return Variable<T>(std::move(a), requires_grad);
 }
 template <class T>
 Variable<T> rand(const Shape& shape, bool requires_grad) {
-  xt::xarray<T> a = xt::empty<T>(shape);
+  xt::xarray<T> a = new_array<T>("rand", shape);
   std::uniform_real_distribution<T> dist(0, 1);
   for (auto& x : a) x = dist(generator());
   return Variable<T>(std::move(a), requires_grad);

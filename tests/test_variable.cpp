@@ -235,3 +235,14 @@ TEST_CASE("a graph built on two threads backpropagates in creation order") {
   c.backward();
   CHECK(w.grad().item() == doctest::Approx(8.0));
 }
+
+TEST_CASE("factories refuse shapes whose sizes multiply past what can be indexed") {
+  const std::size_t big = std::size_t(1) << 40;
+  check_error([&] { zeros<float>({big, big}); }, {"zeros", "[1099511627776,1099511627776]", "multiply past"});
+  check_error([&] { ones<double>({big, big, 2}); }, {"ones", "multiply past"});
+  check_error([&] { full<float>({big, big}, 3.0); }, {"full", "multiply past"});
+  check_error([&] { randn<float>({big, big}); }, {"randn", "multiply past"});
+  check_error([&] { rand<double>({big, big}); }, {"rand", "multiply past"});
+  CHECK(zeros<float>({0, big, 4}).numel() == 0);  // empty, and its strides fit
+  CHECK(ones<double>({2, 3}).value() == xt::xarray<double>{{1, 1, 1}, {1, 1, 1}});
+}

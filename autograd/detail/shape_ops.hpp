@@ -13,27 +13,10 @@
 #include <optional>
 
 #include "../variable.hpp"
+#include "numel.hpp"
 #include "../ops/shape.hpp"
 
 namespace tg::detail {
-
-/// The number of elements of shape, or nullopt when the product does not fit in size_t (it
-/// would wrap to a small number, pass every size check and index out of bounds). A size of
-/// 0 makes the count 0, whatever the other sizes.
-inline std::optional<std::size_t> checked_numel(const Shape& shape) {
-  // xtensor computes strides as signed 64-bit products of the trailing sizes, even for an
-  // empty tensor, so the non-zero sizes must multiply within int64 (UBSan: signed overflow).
-  std::size_t n = 1;
-  bool empty = false;
-  for (auto d : shape) {
-    if (d == 0) {
-      empty = true;
-      continue;
-    }
-    if (__builtin_mul_overflow(n, d, &n) || n > static_cast<std::size_t>(INT64_MAX)) return std::nullopt;
-  }
-  return empty ? 0 : n;
-}
 
 /// A new node holding a copy of x under the name op; d(out)/dx = identity (g passes through).
 /// The result of a public op that has nothing to do.

@@ -19,8 +19,8 @@ using EnergyFunction = std::function<Variable<T>(const std::vector<Variable<T>>&
 struct MinimizeOptions {
   std::size_t steps = 100;         // gradient steps from each starting point
   double step_size = 0.1;          // v <- v - step_size dE/dv
-  std::optional<double> lower;     // box constraint on every variable (projected after each step)
-  std::optional<double> upper;
+  std::optional<double> lower = std::nullopt;  // box constraint on every variable (projected after each step)
+  std::optional<double> upper = std::nullopt;
   /// With a forbidden center: variable 0 is kept at distance >= radius from it (per sample), so
   /// the search returns the most offending answer away from the correct one.
   double forbidden_radius = 0;
