@@ -237,9 +237,16 @@ struct BackwardPass {
     // edit .grad() in place.
     if (g.use_count() > 1 && !g.requires_grad()) g = Variable<T>(xt::xarray<T>(g.value()));
     Node<T>* n = leaf.node();
-    std::lock_guard<detail::NodeLock> lock(n->lock);
-    accumulate(n->grad, std::move(g));
-    if (n->grad.requires_grad()) recorded_leaves.push_back(leaf);
+    std::shared_ptr<const detail::GradHooks<T>> hooks;  // null (no atomic traffic) without hooks
+    {
+      std::lock_guard<detail::NodeLock> lock(n->lock);
+      accumulate(n->grad, std::move(g));
+      if (n->grad.requires_grad()) recorded_leaves.push_back(leaf);
+      hooks = n->grad_hooks;
+    }
+    // Outside the lock: a hook may read .grad(), or register and remove hooks.
+    if (hooks)
+      for (const auto& [id, hook] : hooks->hooks) hook(leaf);
   }
 };
 

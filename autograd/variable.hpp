@@ -5,6 +5,7 @@
 #include <atomic>
 #include <concepts>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <iosfwd>
 #include <memory>
@@ -80,6 +81,19 @@ struct LambdaBackward final : BackwardFn<T> {
   F fn;
 };
 
+/// Names a hook registered on a leaf, for removing it (register_post_accumulate_grad_hook).
+using HookId = std::uint64_t;
+
+namespace detail {
+/// A leaf's post-accumulate-grad hooks, in registration order. Never edited once shared:
+/// registering or removing builds a new list, so backward can call a list while another
+/// thread changes the leaf's hooks.
+template <class T>
+struct GradHooks {
+  std::vector<std::pair<HookId, std::function<void(const Variable<T>&)>>> hooks;
+};
+}  // namespace detail
+
 struct BackwardOptions {
   std::optional<bool> retain_graph = std::nullopt;  // keep the graph for another backward; default: create_graph
   bool create_graph = false;                        // record the backward pass too (higher-order gradients)
@@ -136,6 +150,17 @@ class Variable {
   const Variable& grad() const;
   void set_grad(Variable grad);
   void zero_grad();
+
+  /// Calls hook(leaf) each time backward() has accumulated this leaf's gradient of the pass
+  /// into .grad() (once per pass that reaches it: every contribution of the pass is summed
+  /// first), on the thread running backward, after the leaf's lock is released; hooks run in
+  /// registration order (PyTorch's register_post_accumulate_grad_hook). tg::grad() fills no
+  /// .grad() and calls none. Leaves that require grad only. The hook must not hold a handle
+  /// to the leaf (the leaf owns the hook: a cycle that is never freed). Used to start
+  /// communicating a gradient while backward goes on (tg::dist::GradientAverager).
+  HookId register_post_accumulate_grad_hook(std::function<void(const Variable&)> hook);
+  /// Removes a hook registered on this leaf; false if no such hook is registered here.
+  bool remove_post_accumulate_grad_hook(HookId id);
 
   /// A new leaf holding a copy of the value, cut loose from the graph.
   Variable detach() const;
@@ -206,6 +231,7 @@ struct Node {
   std::unique_ptr<BackwardFn<T>> backward_fn;
   std::string name;
   std::unique_ptr<detail::Trace, detail::TraceDeleter> trace;  // anomaly mode only
+  std::shared_ptr<const detail::GradHooks<T>> grad_hooks;     // leaves only; null: none
 };
 
 namespace detail {
