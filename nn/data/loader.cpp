@@ -81,23 +81,43 @@ DataLoader<T>::DataLoader(const Dataset<T>& dataset, LoaderOptions options)
 }
 
 template <class T>
+DataLoader<T>::DataLoader(const Dataset<T>& dataset, const Sampler& sampler, LoaderOptions options)
+    : DataLoader(dataset, options) {
+  TG_CHECK(!options_.shuffle, "DataLoader",
+           "shuffle = true and a sampler exclude each other: the sampler decides the order (give it the seed)");
+  sampler_ = &sampler;
+}
+
+template <class T>
 std::size_t DataLoader<T>::num_batches() const {
-  const std::size_t n = dataset_->size(), b = options_.batch_size;
+  const std::size_t n = sampler_ ? sampler_->size() : dataset_->size(), b = options_.batch_size;
   // ceil as n / b plus a partial batch: (n + b - 1) / b wraps for a huge batch_size (and gave 0 batches)
   return options_.drop_last ? n / b : n / b + (n % b != 0);
 }
 
 /// Fisher-Yates driven by mt19937_64 seeded from (seed, epoch) through seed_seq, so nearby
 /// seeds and epochs give unrelated orders (seed 1 epoch 0 is not seed 0 epoch 1).
-template <class T>
-std::vector<std::size_t> DataLoader<T>::order(std::uint64_t epoch) const {
-  std::vector<std::size_t> indices(dataset_->size());
+std::vector<std::size_t> shuffled_indices(std::size_t n, std::uint64_t seed, std::uint64_t epoch) {
+  std::vector<std::size_t> indices(n);
   std::iota(indices.begin(), indices.end(), std::size_t{0});
-  if (!options_.shuffle) return indices;
-  const std::uint64_t seed = options_.seed;
   std::seed_seq seq{std::uint32_t(seed), std::uint32_t(seed >> 32), std::uint32_t(epoch), std::uint32_t(epoch >> 32)};
   std::mt19937_64 rng(seq);
   for (std::size_t i = indices.size(); i > 1; --i) std::swap(indices[i - 1], indices[below(rng, i)]);
+  return indices;
+}
+
+template <class T>
+std::vector<std::size_t> DataLoader<T>::order(std::uint64_t epoch) const {
+  if (sampler_) {
+    std::vector<std::size_t> indices = sampler_->indices(epoch);
+    TG_CHECK(indices.size() == sampler_->size(), "DataLoader",
+             "the sampler gave " + std::to_string(indices.size()) + " indices for epoch " + std::to_string(epoch) +
+                 ", but its size() is " + std::to_string(sampler_->size()));
+    return indices;
+  }
+  if (options_.shuffle) return shuffled_indices(dataset_->size(), options_.seed, epoch);
+  std::vector<std::size_t> indices(dataset_->size());
+  std::iota(indices.begin(), indices.end(), std::size_t{0});
   return indices;
 }
 

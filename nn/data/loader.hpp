@@ -55,6 +55,22 @@ class TensorDataset final : public Dataset<T> {
   std::size_t size_ = 0;
 };
 
+/// Which examples an epoch visits, and in which order, when a DataLoader is given one: a
+/// subset such as one process's shard of the data (DistributedSampler). Without a sampler a
+/// DataLoader visits every example, in order or shuffled (LoaderOptions).
+class Sampler {
+ public:
+  virtual ~Sampler() = default;
+  /// The indices epoch `epoch` visits, in order; size() of them, each below the dataset's size.
+  virtual std::vector<std::size_t> indices(std::uint64_t epoch) const = 0;
+  /// How many indices each epoch has.
+  virtual std::size_t size() const = 0;
+};
+
+/// 0..n-1 in the order of epoch `epoch` of a shuffle seeded with `seed`: the DataLoader's
+/// shuffle, and the shared order a DistributedSampler deals out to the processes.
+std::vector<std::size_t> shuffled_indices(std::size_t n, std::uint64_t seed, std::uint64_t epoch);
+
 struct LoaderOptions {
   std::size_t batch_size = 64;
   bool shuffle = false;     // a new order every epoch, drawn from (seed, epoch)
@@ -103,17 +119,21 @@ class DataLoader {
   DataLoader(const Dataset<T>& dataset, LoaderOptions options = {});
   /// A temporary dataset would dangle: keep the dataset in a variable.
   DataLoader(const Dataset<T>&& dataset, LoaderOptions options = {}) = delete;
+  /// Visits the examples the sampler picks, in its order (options.shuffle must stay off: the
+  /// sampler shuffles). The loader keeps a reference: the sampler must outlive it too.
+  DataLoader(const Dataset<T>& dataset, const Sampler& sampler, LoaderOptions options = {});
+  DataLoader(const Dataset<T>& dataset, const Sampler&& sampler, LoaderOptions options = {}) = delete;
 
   /// Starts the next epoch (see epoch()) and advances the counter.
   iterator begin();
   std::default_sentinel_t end() const { return {}; }
 
-  /// Batches per epoch: ceil(N / batch_size), or floor with drop_last.
+  /// Batches per epoch: ceil(N / batch_size), or floor with drop_last (N: the sampler's size if any).
   std::size_t num_batches() const;
   /// The epoch the next begin() runs (0 at first).
   std::uint64_t epoch() const { return next_epoch_; }
   void set_epoch(std::uint64_t epoch) { next_epoch_ = epoch; }
-  /// The order in which epoch `epoch` visits the examples (0..N-1 without shuffle).
+  /// The order in which epoch `epoch` visits the examples (0..N-1 without shuffle; the sampler's if any).
   std::vector<std::size_t> order(std::uint64_t epoch) const;
 
   const Dataset<T>& dataset() const { return *dataset_; }
@@ -121,6 +141,7 @@ class DataLoader {
 
  private:
   const Dataset<T>* dataset_;
+  const Sampler* sampler_ = nullptr;
   LoaderOptions options_;
   std::uint64_t next_epoch_ = 0;
 };
