@@ -16,6 +16,7 @@
 #include "../common/metrics_csv.hpp"
 #include "../common/plot.hpp"
 #include "../common/progress.hpp"
+#include "data_parallel.hpp"
 
 namespace {
 
@@ -73,6 +74,7 @@ int main(int argc, char** argv) {
   int limit = 0;
   std::string out_dir = "fashion_mnist_out";
   bool cosine = true;
+  bool distributed = false;
   examples::Flags flags("fashion_mnist",
                         "Trains an MLP (784-hidden...-10, ReLU, dropout) with Adam on Fashion-MNIST's 60,000 training\n"
                         "images and reports accuracy on its 10,000 test images. Writes the model, a CSV and a PNG of\n"
@@ -86,8 +88,12 @@ int main(int argc, char** argv) {
       .add("data", data_dir, "folder with the IDX files (Debian: dataset-fashion-mnist)")
       .add("limit", limit, "use only the first N training and test images (0: all), for a quick run")
       .add("cosine", cosine, "anneal the learning rate to 0 along a cosine over the epochs")
-      .add("out", out_dir, "folder for the model (.npz), the metrics (.csv) and the plot (.png)");
+      .add("out", out_dir, "folder for the model (.npz), the metrics (.csv) and the plot (.png)")
+      .add("distributed", distributed,
+           "data-parallel over MPI (mpirun -np N fashion_mnist --distributed): each rank trains on its shard "
+           "with --batch-size, rank 0 prints and writes");
   flags.parse_or_exit(argc, argv);
+  examples::DataParallel parallel(distributed, argc, argv);
 
   try {
     if (epochs < 1 || batch_size < 1) throw std::invalid_argument("--epochs and --batch-size must be positive");
@@ -96,8 +102,8 @@ int main(int argc, char** argv) {
     // 1. data
     tg::data::FashionMNIST<float> train_set(data_dir, /*train=*/true, static_cast<std::size_t>(limit));
     tg::data::FashionMNIST<float> test_set(data_dir, /*train=*/false, static_cast<std::size_t>(limit));
-    tg::data::DataLoader train_loader(train_set, {.batch_size = static_cast<std::size_t>(batch_size), .shuffle = true,
-                                                  .seed = static_cast<std::uint64_t>(seed)});
+    tg::data::DataLoader train_loader =
+        parallel.loader(train_set, static_cast<std::size_t>(batch_size), static_cast<std::uint64_t>(seed));
 
     // 2. model, 3. optimizer and criterion
     std::vector<std::size_t> sizes{784};
@@ -106,14 +112,22 @@ int main(int argc, char** argv) {
     tg::nn::MLP<float> model(sizes, {.activation = tg::nn::Activation::relu, .dropout = dropout});
     tg::optim::Adam<float> optimizer(model.parameters(), {.lr = lr});
     tg::optim::CosineAnnealingLR schedule(optimizer, epochs);
+    parallel.average_gradients_of(model);
+    tg::manual_seed(static_cast<std::uint64_t>(seed + parallel.rank()));  // each rank its own dropout masks
     std::cout << "Fashion-MNIST: " << train_set.size() << " training and " << test_set.size() << " test images, "
               << train_loader.num_batches() << " batches of " << batch_size << " per epoch\n"
               << model << "\nAdam lr " << lr << (cosine ? " (cosine annealing)" : "") << ", cross-entropy, seed " << seed
               << "\n\n";
+    if (distributed)
+      std::cout << "data-parallel over " << parallel.world_size() << " ranks: each a shard of " << train_loader.num_batches()
+                << " batches of " << batch_size << " per epoch, " << parallel.world_size() * batch_size
+                << " images per step in all\n\n";
 
     std::filesystem::create_directories(out_dir);
-    examples::CsvWriter csv(out_dir + "/metrics.csv",
-                            {"epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds"});
+    std::optional<examples::CsvWriter> csv;  // rank 0 alone writes files
+    if (parallel.is_root())
+      csv.emplace(out_dir + "/metrics.csv",
+                  std::vector<std::string>{"epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds"});
 
     // 4. fit
     double first_loss = -1, last_epoch_loss = 0, total_seconds = 0;
@@ -128,6 +142,7 @@ int main(int argc, char** argv) {
         tg::Var loss = tg::nn::cross_entropy(logits, y);
         optimizer.zero_grad();
         loss.backward();
+        parallel.finish_gradients();  // --distributed: the mean over the ranks
         optimizer.step();
 
         const double l = loss.item();
@@ -139,6 +154,11 @@ int main(int argc, char** argv) {
         bar.update(++batches, loss_sum / static_cast<double>(seen), seen);
       }
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (distributed) {  // the epoch's figures over every rank's shard
+        loss_sum = parallel.sum(loss_sum);
+        seen = static_cast<std::size_t>(parallel.sum(static_cast<double>(seen)));
+        correct = static_cast<std::size_t>(parallel.sum(static_cast<double>(correct)));
+      }
       total_seconds += seconds;
       last_epoch_loss = loss_sum / static_cast<double>(seen);
       const double train_accuracy = static_cast<double>(correct) / static_cast<double>(seen);
@@ -148,7 +168,7 @@ int main(int argc, char** argv) {
                     last_epoch_loss, train_accuracy, test.loss, test.accuracy, seconds,
                     static_cast<double>(seen) / seconds);
       bar.finish(summary);
-      csv.row({double(epoch), last_epoch_loss, train_accuracy, test.loss, test.accuracy, seconds});
+      if (csv) csv->row({double(epoch), last_epoch_loss, train_accuracy, test.loss, test.accuracy, seconds});
       if (cosine) schedule.step();
     }
 
@@ -160,12 +180,14 @@ int main(int argc, char** argv) {
     std::printf("\ntest accuracy %.4f after %d epochs (%.1f s per epoch on average)\n", final_test.accuracy, epochs,
                 total_seconds / epochs);
 
-    const std::string model_path = out_dir + "/fashion_mnist_mlp.npz";
-    tg::nn::save(model, model_path);
-    std::cout << "model saved to " << model_path << " (numpy.load opens it)\n";
-    std::cout << "metrics in " << csv.path() << "\n";
-    if (examples::plot_metrics(csv.path(), out_dir + "/curves.png", "tapegrad MLP on Fashion-MNIST"))
-      std::cout << "curves plotted in " << out_dir << "/curves.png\n";
+    if (parallel.is_root()) {
+      const std::string model_path = out_dir + "/fashion_mnist_mlp.npz";
+      tg::nn::save(model, model_path);
+      std::cout << "model saved to " << model_path << " (numpy.load opens it)\n";
+      std::cout << "metrics in " << csv->path() << "\n";
+      if (examples::plot_metrics(csv->path(), out_dir + "/curves.png", "tapegrad MLP on Fashion-MNIST"))
+        std::cout << "curves plotted in " << out_dir << "/curves.png\n";
+    }
 
     if (!(last_epoch_loss < first_loss)) {
       std::fprintf(stderr, "the training loss did not fall: first batch %.4f, last epoch %.4f\n", first_loss, last_epoch_loss);
@@ -173,7 +195,7 @@ int main(int argc, char** argv) {
     }
     return 0;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "fashion_mnist: %s\n", e.what());
+    parallel.fail(e.what());  // --distributed: ends every rank with the message
     return 1;
   }
 }

@@ -1,0 +1,87 @@
+#pragma once
+// --distributed for the Fashion-MNIST example: the same training loop, data-parallel over MPI
+// (tg::dist, when this build has it). Each rank trains on its shard of every epoch, the
+// gradients are averaged over the ranks before each optimizer step, rank 0 alone prints and
+// writes files. Without --distributed every call below does what one process would.
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <tapegrad/tapegrad.hpp>
+#if TAPEGRAD_HAVE_DIST
+#include <tapegrad/nn/dist/dist.hpp>
+#endif
+
+namespace examples {
+
+class DataParallel {
+ public:
+  DataParallel(bool distributed, int& argc, char**& argv) {
+    if (!distributed) return;
+#if TAPEGRAD_HAVE_DIST
+    environment_.emplace(argc, argv);
+    rank_ = tg::dist::rank();
+    world_size_ = tg::dist::world_size();
+    // Rank 0 speaks for all: the others' standard output goes nowhere (errors still show).
+    if (rank_ != 0 && !std::freopen("/dev/null", "w", stdout)) std::perror("freopen /dev/null");
+#else
+    std::fprintf(stderr, "--distributed: this build has no MPI (apt-get install libopenmpi-dev, reconfigure)\n");
+    std::exit(2);
+#endif
+  }
+
+  int rank() const { return rank_; }
+  int world_size() const { return world_size_; }
+  bool is_root() const { return rank_ == 0; }
+
+  /// The training loader: the whole set reshuffled every epoch, or this rank's shard of it
+  /// (dealt from the same shuffle on every rank, padded so all ranks take the same steps).
+  tg::data::DataLoader<float> loader(const tg::data::Dataset<float>& set, std::size_t batch_size, std::uint64_t seed) {
+#if TAPEGRAD_HAVE_DIST
+    if (environment_) {
+      sampler_.emplace(tg::dist::shard_sampler(set.size(), seed));
+      return tg::data::DataLoader<float>(set, *sampler_, {.batch_size = batch_size});
+    }
+#endif
+    return tg::data::DataLoader<float>(set, {.batch_size = batch_size, .shuffle = true, .seed = seed});
+  }
+
+  /// Starts every rank from rank 0's parameters and averages the model's gradients from now on.
+  void average_gradients_of(tg::nn::Module<float>& model) {
+#if TAPEGRAD_HAVE_DIST
+    if (environment_) averager_ = std::make_unique<tg::dist::GradientAverager<float>>(model);
+#endif
+  }
+  /// After backward, before the optimizer step: waits for the mean gradient.
+  void finish_gradients() {
+#if TAPEGRAD_HAVE_DIST
+    if (averager_) averager_->finish();
+#endif
+  }
+  /// The sum of a count over the ranks.
+  double sum(double value) const {
+#if TAPEGRAD_HAVE_DIST
+    if (environment_) return tg::dist::all_reduce_sum(value);
+#endif
+    return value;
+  }
+  /// One process reports an error and returns; a rank of a job ends every rank with it.
+  void fail(const std::string& what) const {
+#if TAPEGRAD_HAVE_DIST
+    if (environment_) tg::dist::abort_all(what);
+#endif
+    std::fprintf(stderr, "fashion_mnist: %s\n", what.c_str());
+  }
+
+ private:
+  int rank_ = 0, world_size_ = 1;
+#if TAPEGRAD_HAVE_DIST
+  std::optional<tg::dist::Environment> environment_;
+  std::optional<tg::data::DistributedSampler> sampler_;
+  std::unique_ptr<tg::dist::GradientAverager<float>> averager_;
+#endif
+};
+
+}  // namespace examples
