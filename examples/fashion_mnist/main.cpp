@@ -179,6 +179,7 @@ int main(int argc, char** argv) {
     confusion.print(std::cout);
     std::printf("\ntest accuracy %.4f after %d epochs (%.1f s per epoch on average)\n", final_test.accuracy, epochs,
                 total_seconds / epochs);
+    if (distributed) std::cout << parallel.communication_summary() << "\n";
 
     if (parallel.is_root()) {
       const std::string model_path = out_dir + "/fashion_mnist_mlp.npz";

@@ -4,6 +4,7 @@
 #include "gradient_averager.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
 #include <exception>
 #include <mutex>
@@ -38,6 +39,8 @@ struct GradientAverager<T>::State {
   std::size_t next_to_send = 0;  // buckets go out in index order on every rank
   std::size_t sent_in_backward = 0, last_sent_in_backward = 0;
   int world = 1;
+  double finish_seconds = 0;
+  std::size_t steps = 0;
   std::mutex mutex;  // hooks run on the thread that calls backward
 
   static constexpr const char* op = "tg::dist::GradientAverager";
@@ -234,8 +237,11 @@ GradientAverager<T>& GradientAverager<T>::operator=(GradientAverager&& other) no
 template <class T>
 void GradientAverager<T>::finish() {
   TG_CHECK(state_ != nullptr, State::op, "finish() on a moved-from averager");
+  ++state_->steps;
   if (state_->world == 1) return;
+  const auto start = std::chrono::steady_clock::now();
   state_->finish();
+  state_->finish_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 template <class T>
@@ -254,6 +260,16 @@ std::size_t GradientAverager<T>::bytes_per_step() const {
 template <class T>
 std::size_t GradientAverager<T>::buckets_sent_during_backward() const {
   return state_ ? state_->last_sent_in_backward : 0;
+}
+
+template <class T>
+double GradientAverager<T>::finish_seconds() const {
+  return state_ ? state_->finish_seconds : 0;
+}
+
+template <class T>
+std::size_t GradientAverager<T>::steps() const {
+  return state_ ? state_->steps : 0;
 }
 
 template class GradientAverager<float>;

@@ -59,6 +59,11 @@ class GradientAverager {
   std::size_t bytes_per_step() const;
   /// How many buckets the last step sent during backward (the rest were sent by finish()).
   std::size_t buckets_sent_during_backward() const;
+  /// Seconds spent inside finish() so far (sending the rest, waiting, writing the means): the
+  /// communication that backward did not hide.
+  double finish_seconds() const;
+  /// How many times finish() has run.
+  std::size_t steps() const;
 
  private:
   struct State;

@@ -83,6 +83,8 @@ double train_both_ways(GradientAveragerOptions options, std::size_t* buckets, st
     averager.finish();
     opt.step();
   }
+  CHECK(averager.steps() == steps);
+  CHECK(averager.finish_seconds() > 0);  // the time finish() took is counted
   *buckets = averager.num_buckets();
   *sent_in_backward = averager.buckets_sent_during_backward();
   CHECK(same_on_all_ranks(*model));
