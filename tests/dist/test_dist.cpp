@@ -124,7 +124,7 @@ TEST_CASE("bucketing: reverse parameter order, about bucket_bytes each, volume p
   dist::GradientAverager<float> one(*model);
   CHECK(one.num_buckets() == 1);
   CHECK(one.bytes_per_step() == 484 * sizeof(float));
-  // 64*4 = 256 floats fit in 1 KB; 256 (16x16 weight) fills one alone
+  // 1 KB holds 256 floats: the 16x16 weight fills a bucket alone
   dist::GradientAverager<float> small(*model, {.bucket_bytes = 1024});
   CHECK(small.num_buckets() == 3);  // [4 + 64 + 16], [256], [16 + 128]
   CHECK(small.bytes_per_step() == 484 * sizeof(float));
