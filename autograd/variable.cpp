@@ -178,8 +178,9 @@ void Variable<T>::zero_grad() {
   check_defined("zero_grad");
   node_->grad = Variable();
 }
+
 namespace {
-std::atomic<HookId> next_hook_id{0};
+std::atomic<HookId> next_hook_id{0};  // ids are unique across leaves, so removing from the wrong leaf finds nothing
 }  // namespace
 
 template <class T>
