@@ -23,7 +23,8 @@ endif()
 # 1. This build, as it is.
 step(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${WORK_DIR}/${this})
 
-# 2. The library the other way: the tapegrad target only, no tests, benchmarks or examples. Its
+# 2. The library the other way: the libraries only (tapegrad, and tapegrad::dist when MPI is
+#    found), no tests, benchmarks or examples. Its
 #    folder is a sibling of this build's, so the compile command lines (relative paths under
 #    CCACHE_BASEDIR, else absolute ones) are the same as this build's and ccache has every
 #    object. It is kept, so that the next run only rebuilds what changed.
@@ -32,7 +33,7 @@ step(${CMAKE_COMMAND} -S ${TAPEGRAD_SOURCE_DIR} -B ${other_build} -G ${GENERATOR
      -DBUILD_SHARED_LIBS=${other_shared} -DCMAKE_BUILD_TYPE=${BUILD_TYPE}
      -DCMAKE_CXX_COMPILER=${CXX_COMPILER} -DCMAKE_CXX_FLAGS=${CXX_FLAGS} -DTAPEGRAD_NATIVE=${NATIVE}
      -DTAPEGRAD_BUILD_TESTS=OFF -DTAPEGRAD_BUILD_BENCHMARKS=OFF -DTAPEGRAD_BUILD_EXAMPLES=OFF)
-step(${CMAKE_COMMAND} --build ${other_build} --target tapegrad)
+step(${CMAKE_COMMAND} --build ${other_build})
 step(${CMAKE_COMMAND} --install ${other_build} --prefix ${WORK_DIR}/${other})
 
 # 3. What each install holds: public headers only; the shared library's CMake config and .pc
