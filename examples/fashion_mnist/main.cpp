@@ -113,7 +113,7 @@ int main(int argc, char** argv) {
     tg::optim::Adam<float> optimizer(model.parameters(), {.lr = lr});
     tg::optim::CosineAnnealingLR schedule(optimizer, epochs);
     parallel.average_gradients_of(model);
-    tg::manual_seed(static_cast<std::uint64_t>(seed + parallel.rank()));  // each rank its own dropout masks
+    if (distributed) tg::manual_seed(static_cast<std::uint64_t>(seed + parallel.rank()));  // each rank its own dropout masks
     std::cout << "Fashion-MNIST: " << train_set.size() << " training and " << test_set.size() << " test images, "
               << train_loader.num_batches() << " batches of " << batch_size << " per epoch\n"
               << model << "\nAdam lr " << lr << (cosine ? " (cosine annealing)" : "") << ", cross-entropy, seed " << seed
