@@ -182,7 +182,7 @@ struct BackwardPass {
       Grads<T> grads;
       {
         AnomalyOff quiet;
-        grads = n->backward_fn->apply(GradContext<T>{g, top.var, InputList<T>(n->inputs.data(), n->inputs.size())});
+        grads = n->backward_fn(GradContext<T>{g, top.var, InputList<T>(n->inputs.data(), n->inputs.size())});
       }
       TG_CHECK(grads.size() == n->inputs.size(), n->op,
                "the derivative returned " + std::to_string(grads.size()) + " gradients for " +

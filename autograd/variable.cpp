@@ -29,6 +29,73 @@ bool is_anomaly_enabled() { return anomaly_enabled; }
 void set_anomaly_enabled(bool enabled) { anomaly_enabled = enabled; }
 
 // ---- nodes ----------------------------------------------------------------------------------------
+namespace {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool pool_nodes = false;  // every node through malloc, so the sanitizers see each one
+#else
+constexpr bool pool_nodes = true;
+#endif
+
+/// The nodes this thread freed, kept for its next ones (whichever thread made them: a node
+/// goes to the pool of the thread that drops its last handle). Bounded, so a freed graph of a
+/// million nodes returns all but `capacity` of them to malloc.
+class NodePool {
+ public:
+  static constexpr std::size_t capacity = 4096;
+  constexpr NodePool() noexcept = default;
+  ~NodePool();
+  void* take() noexcept {
+    if (!head_) return nullptr;
+    Free* f = head_;
+    head_ = f->next;
+    --count_;
+    return f;
+  }
+  bool give(void* p) noexcept {
+    if (count_ == capacity) return false;
+    head_ = ::new (p) Free{head_};
+    ++count_;
+    return true;
+  }
+
+ private:
+  struct Free {
+    Free* next;
+  };
+  Free* head_ = nullptr;
+  std::size_t count_ = 0;
+};
+
+// Set when this thread's pools are destroyed (thread exit): a node freed after that, by a
+// later thread_local or static destructor, goes straight back to malloc. A bool has no
+// destructor, so it can still be read then.
+thread_local bool pools_gone = false;
+
+NodePool::~NodePool() {
+  pools_gone = true;
+  while (void* p = take()) ::operator delete(p);
+}
+
+template <class T>
+NodePool& node_pool() {
+  thread_local NodePool pool;
+  return pool;
+}
+}  // namespace
+
+template <class T>
+void* Node<T>::operator new(std::size_t size) {
+  if (pool_nodes && size == sizeof(Node<T>) && !pools_gone)
+    if (void* p = node_pool<T>().take()) return p;
+  return ::operator new(size);
+}
+
+template <class T>
+void Node<T>::operator delete(void* p) noexcept {
+  if (pool_nodes && !pools_gone && node_pool<T>().give(p)) return;
+  ::operator delete(p);
+}
+
 template <class T>
 Node<T>::Node(xt::xarray<T>&& v)
     : seq(tape_position.fetch_add(1, std::memory_order_relaxed) + 1), value(std::move(v)) {}
@@ -187,7 +254,7 @@ Variable<T> Variable<T>::detach() const {
 // ---- results of ops ---------------------------------------------------------------------------------
 namespace {
 template <class T>
-std::string input_shapes(const std::vector<Edge<T>>& inputs) {
+std::string input_shapes(const Edges<T>& inputs) {
   std::string s;
   for (const auto& e : inputs) s += (s.empty() ? "" : ", ") + shape_str(e.var.shape());
   return s;
@@ -216,8 +283,7 @@ Variable<T> unrecorded(const char* op, xt::xarray<T>&& value) {
 }
 
 template <class T>
-Variable<T> recorded(const char* op, xt::xarray<T>&& value, std::vector<Edge<T>>&& inputs,
-                     std::unique_ptr<BackwardFn<T>> backward) {
+Variable<T> recorded(const char* op, xt::xarray<T>&& value, Edges<T>&& inputs) {
   std::unique_ptr<Trace, TraceDeleter> trace;
   if (anomaly_enabled) {
     trace = capture_trace();
@@ -229,7 +295,6 @@ Variable<T> recorded(const char* op, xt::xarray<T>&& value, std::vector<Edge<T>>
   node->requires_grad = true;
   node->op = op;
   node->inputs = std::move(inputs);
-  node->backward_fn = std::move(backward);
   node->trace = std::move(trace);
   return Variable<T>(node);
 }
@@ -322,8 +387,7 @@ Variable<T> scalar(double value, bool requires_grad) {
   template struct Node<T>;                                                                                    \
   template class Variable<T>;                                                                                 \
   template Variable<T> detail::unrecorded(const char*, xt::xarray<T>&&);                                      \
-  template Variable<T> detail::recorded(const char*, xt::xarray<T>&&, std::vector<Edge<T>>&&,                 \
-                                        std::unique_ptr<BackwardFn<T>>);                                      \
+  template Variable<T> detail::recorded(const char*, xt::xarray<T>&&, Edges<T>&&);                           \
   template std::ostream& operator<<(std::ostream&, const Variable<T>&);                                       \
   template Variable<T> zeros<T>(const Shape&, bool);                                                          \
   template Variable<T> ones<T>(const Shape&, bool);                                                           \
