@@ -336,7 +336,7 @@ template <class T>
 void release_cyclic(Node<T>* n) noexcept {
   const std::uint32_t refs = n->refs.load(std::memory_order_acquire);
   if (refs > 1 && refs - 1 <= n->cycle_refs) only_cycle_holds(n);
-  if (n->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete n;
+  if (n->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) free_node(n);
 }
 template void release_cyclic(Node<float>*) noexcept;
 template void release_cyclic(Node<double>*) noexcept;

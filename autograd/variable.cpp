@@ -31,84 +31,74 @@ void set_anomaly_enabled(bool enabled) { anomaly_enabled = enabled; }
 // ---- nodes ----------------------------------------------------------------------------------------
 namespace {
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool pool_nodes = false;  // every node through malloc, so the sanitizers see each one
+constexpr bool recycle_nodes = false;  // every node through new and delete, so the sanitizers see each one
 #else
-constexpr bool pool_nodes = true;
+constexpr bool recycle_nodes = true;
 #endif
 
-/// The nodes this thread freed, kept for its next ones (whichever thread made them: a node
-/// goes to the pool of the thread that drops its last handle). Bounded, so a freed graph of a
-/// million nodes returns all but `capacity` of them to malloc.
+std::uint64_t next_tape_position() { return tape_position.fetch_add(1, std::memory_order_relaxed) + 1; }
+
+/// Freed nodes this thread keeps for its next results (whichever thread made them: a node goes
+/// to the thread that drops its last handle). A tape makes and frees a node per op; reusing
+/// them saves the node's malloc and free and, when the new result has the shape the node's
+/// value had, the xarray move too (only the element buffers are swapped): together about a
+/// third of a one-element op. Bounded in count and in the size of the values kept, so a freed
+/// graph of a million nodes, or of big tensors, goes back to malloc.
+template <class T>
 class NodePool {
  public:
   static constexpr std::size_t capacity = 4096;
+  static constexpr std::size_t max_kept_elements = 64;
   constexpr NodePool() noexcept = default;
   ~NodePool();
-  void* take() noexcept {
-    if (!head_) return nullptr;
-    Free* f = head_;
-    head_ = f->next;
-    --count_;
-    return f;
-  }
-  bool give(void* p) noexcept {
-    if (count_ == capacity) return false;
-    head_ = ::new (p) Free{head_};
-    ++count_;
+  Node<T>* take() noexcept { return count_ ? kept_[--count_] : nullptr; }
+  bool give(Node<T>* n) noexcept {
+    if (count_ == capacity || n->value.size() > max_kept_elements) return false;
+    kept_[count_++] = n;
     return true;
   }
 
  private:
-  struct Free {
-    Free* next;
-  };
-  Free* head_ = nullptr;
+  Node<T>* kept_[capacity] = {};
   std::size_t count_ = 0;
 };
 
 // Set when this thread's pools are destroyed (thread exit): a node freed after that, by a
-// later thread_local or static destructor, goes straight back to malloc. A bool has no
-// destructor, so it can still be read then.
+// later thread_local or static destructor, is deleted. A bool has no destructor, so it can
+// still be read then.
 thread_local bool pools_gone = false;
 
-NodePool::~NodePool() {
+template <class T>
+NodePool<T>::~NodePool() {
   pools_gone = true;
-  while (void* p = take()) ::operator delete(p);
+  while (Node<T>* n = take()) delete n;
 }
 
 template <class T>
-NodePool& node_pool() {
-  thread_local NodePool pool;
+NodePool<T>& node_pool() {
+  thread_local NodePool<T> pool;
   return pool;
 }
 }  // namespace
 
 template <class T>
-void* Node<T>::operator new(std::size_t size) {
-  if (pool_nodes && size == sizeof(Node<T>) && !pools_gone)
-    if (void* p = node_pool<T>().take()) return p;
-  return ::operator new(size);
-}
-
-template <class T>
-void Node<T>::operator delete(void* p) noexcept {
-  if (pool_nodes && !pools_gone && node_pool<T>().give(p)) return;
-  ::operator delete(p);
-}
-
-template <class T>
-Node<T>::Node(xt::xarray<T>&& v)
-    : seq(tape_position.fetch_add(1, std::memory_order_relaxed) + 1), value(std::move(v)) {}
+Node<T>::Node(xt::xarray<T>&& v) : seq(next_tape_position()), value(std::move(v)) {}
 
 template <class T>
 Node<T>::~Node() {
+  release_links();
+}
+
+template <class T>
+void Node<T>::release_links() noexcept {
   // A node releasing its inputs would recurse once per link of a chain. Instead the inputs
   // (and anything the derivative captured) go to a per-thread list that the outermost
-  // destructor drains in a loop, so a million-op chain is freed without deep recursion.
+  // release drains in a loop, so a million-op chain is freed without deep recursion.
   if (inputs.empty() && !backward_fn && !grad.defined()) return;
   thread_local std::vector<Variable<T>> doomed;
   thread_local bool draining = false;
   for (auto& e : inputs) doomed.push_back(std::move(e.var));
+  inputs.clear();
   if (grad.defined()) doomed.push_back(std::move(grad));
   if (draining) {
     backward_fn.reset();
@@ -123,11 +113,40 @@ Node<T>::~Node() {
   draining = false;
 }
 
+namespace detail {
+template <class T>
+Node<T>* new_node(xt::xarray<T>&& value) {
+  Node<T>* n = recycle_nodes && !pools_gone ? node_pool<T>().take() : nullptr;
+  if (!n) return new Node<T>(std::move(value));
+  if (n->value.shape() == value.shape()) n->value.storage().swap(value.storage());  // same strides too
+  else n->value = std::move(value);
+  n->seq = next_tape_position();
+  return n;
+}
+
+template <class T>
+void free_node(Node<T>* n) noexcept {
+  n->release_links();
+  if (recycle_nodes && !pools_gone) {
+    // back to the state of a new node (the value is kept: its buffer and shape are reused)
+    n->cycle_refs = 0;
+    n->version.store(0, std::memory_order_relaxed);
+    n->requires_grad = false;
+    n->released = false;
+    n->op = nullptr;
+    n->name.clear();
+    n->trace.reset();
+    if (node_pool<T>().give(n)) return;
+  }
+  delete n;
+}
+}  // namespace detail
+
 // ---- handles --------------------------------------------------------------------------------------
 namespace {
 template <class T>
 Node<T>* new_leaf(xt::xarray<T>&& value, bool requires_grad) {
-  auto* node = new Node<T>(std::move(value));
+  auto* node = detail::new_node(std::move(value));
   node->requires_grad = requires_grad;
   return node;
 }
@@ -291,7 +310,7 @@ Variable<T> recorded(const char* op, xt::xarray<T>&& value, Edges<T>&& inputs) {
       throw Error(std::string("anomaly: op '") + op + "' produced NaN or Inf in its forward pass (inputs " +
                   input_shapes(inputs) + ", result " + shape_str(value.shape()) + ")" + where_created(*trace));
   }
-  auto* node = new Node<T>(std::move(value));
+  auto* node = detail::new_node(std::move(value));
   node->requires_grad = true;
   node->op = op;
   node->inputs = std::move(inputs);
@@ -385,6 +404,8 @@ Variable<T> scalar(double value, bool requires_grad) {
 
 #define TG_INSTANTIATE(T)                                                                                     \
   template struct Node<T>;                                                                                    \
+  template Node<T>* detail::new_node(xt::xarray<T>&&);                                                        \
+  template void detail::free_node(Node<T>*) noexcept;                                                         \
   template class Variable<T>;                                                                                 \
   template Variable<T> detail::unrecorded(const char*, xt::xarray<T>&&);                                      \
   template Variable<T> detail::recorded(const char*, xt::xarray<T>&&, Edges<T>&&);                           \

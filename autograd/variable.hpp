@@ -227,10 +227,9 @@ template <class T>
 struct Node {
   explicit Node(xt::xarray<T>&& v);
   ~Node();  // releases the chain of inputs iteratively: no recursion on deep graphs
-  /// Nodes come from a per-thread free list (variable.cpp): a tape makes and frees one per
-  /// op, and at this size glibc's malloc + free measured ~15% of a one-element op.
-  static void* operator new(std::size_t size);
-  static void operator delete(void* p) noexcept;
+  /// Drops what the node holds of the graph (inputs, derivative, gradient) without deep
+  /// recursion: what the destructor does, also run before a node is recycled.
+  void release_links() noexcept;
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
 
@@ -254,6 +253,14 @@ struct Node {
 };
 
 namespace detail {
+/// A node for a new result holding `value`: a recycled one of this thread when there is one
+/// (variable.cpp), else a new one.
+template <class T>
+Node<T>* new_node(xt::xarray<T>&& value);
+/// Frees a node whose last handle is gone: its links are released, then the node itself is
+/// kept for reuse by this thread or deleted.
+template <class T>
+void free_node(Node<T>* node) noexcept;
 /// Drops one reference to a leaf holding a recorded gradient: first breaks the cycle
 /// leaf -> grad graph -> leaf when nothing else holds the leaf (engine.cpp).
 template <class T>
@@ -294,7 +301,7 @@ inline Variable<T>::~Variable() {
     detail::release_cyclic(node_);
     return;
   }
-  if (node_->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete node_;
+  if (node_->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) detail::free_node(node_);
 }
 template <class T>
 inline std::uint32_t Variable<T>::use_count() const noexcept {
