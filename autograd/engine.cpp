@@ -138,6 +138,7 @@ struct BackwardPass {
   std::unordered_map<Node<T>*, std::size_t> wanted;  // tg::grad(): inputs -> result slot
   std::vector<Variable<T>> captured;
   std::uint64_t oldest_wanted = 0;                 // nodes older than every input cannot lead to one
+  bool stop_at_wanted = false;                     // partial derivatives: no gradient flows past an input
   std::vector<Waiting<T>> queue;                   // max-heap on tape position, each node once
   PendingGrads<T> pending;                         // their gradients so far
   std::vector<Variable<T>> recorded_leaves;        // leaves given a recorded .grad() (create_graph)
@@ -166,7 +167,10 @@ struct BackwardPass {
 
       if (!wanted.empty()) {
         auto it = wanted.find(n);
-        if (it != wanted.end()) captured[it->second] = g;
+        if (it != wanted.end()) {
+          captured[it->second] = g;
+          if (stop_at_wanted) continue;
+        }
       }
       if (!n->op) {
         if (into_leaves) accumulate_into_leaf(top.var, std::move(g));
@@ -388,8 +392,10 @@ void run_pass(BackwardPass<T>& pass, const std::vector<Variable<T>>& roots, cons
 
 template <class T>
 std::vector<Variable<T>> grad_impl(const std::vector<Variable<T>>& outputs, const std::vector<Variable<T>>& inputs,
-                                   const std::vector<Variable<T>>& grad_outputs, const GradOptions& options) {
+                                   const std::vector<Variable<T>>& grad_outputs, const GradOptions& options,
+                                   bool stop_at_inputs = false) {
   BackwardPass<T> pass;
+  pass.stop_at_wanted = stop_at_inputs;
   pass.create = options.create_graph;
   pass.retain = options.retain_graph.value_or(options.create_graph);
   pass.into_leaves = false;
@@ -437,6 +443,19 @@ std::vector<Variable<double>> grad(const std::vector<Variable<double>>& outputs,
                                    const std::vector<Variable<double>>& grad_outputs, const GradOptions& options) {
   return grad_impl(outputs, inputs, grad_outputs, options);
 }
+
+namespace detail {
+template <class T>
+std::vector<Variable<T>> partial_grad(const std::vector<Variable<T>>& outputs, const std::vector<Variable<T>>& inputs,
+                                      const std::vector<Variable<T>>& grad_outputs, const GradOptions& options) {
+  return grad_impl(outputs, inputs, grad_outputs, options, true);
+}
+template std::vector<Variable<float>> partial_grad(const std::vector<Variable<float>>&, const std::vector<Variable<float>>&,
+                                                   const std::vector<Variable<float>>&, const GradOptions&);
+template std::vector<Variable<double>> partial_grad(const std::vector<Variable<double>>&,
+                                                    const std::vector<Variable<double>>&,
+                                                    const std::vector<Variable<double>>&, const GradOptions&);
+}  // namespace detail
 
 template void Variable<float>::backward(BackwardOptions) const;
 template void Variable<double>::backward(BackwardOptions) const;

@@ -10,6 +10,7 @@
 
 #include "detail/anomaly.hpp"
 #include "detail/numel.hpp"
+#include "detail/partial_grad.hpp"
 
 namespace tg {
 
@@ -37,6 +38,11 @@ constexpr bool recycle_nodes = true;
 #endif
 
 std::uint64_t next_tape_position() { return tape_position.fetch_add(1, std::memory_order_relaxed) + 1; }
+}  // namespace
+
+std::uint64_t detail::tape_position_now() { return tape_position.load(std::memory_order_relaxed); }
+
+namespace {
 
 /// Freed nodes this thread keeps for its next results (whichever thread made them: a node goes
 /// to the thread that drops its last handle). A tape makes and frees a node per op; reusing
