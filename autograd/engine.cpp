@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "detail/anomaly.hpp"
+#include "kernels/parallel.hpp"
 #include "variable.hpp"
 
 namespace tg {
@@ -42,7 +43,9 @@ void accumulate(Variable<T>& slot, Variable<T>&& g) {
   if (slot.use_count() == 1 && !slot.requires_grad() && !g.requires_grad()) {
     T* a = slot.node()->value.data();
     const T* b = g.value().data();
-    for (std::size_t i = 0, n = slot.numel(); i < n; ++i) a[i] += b[i];
+    kernels::parallel_for(slot.numel(), [&](std::size_t begin, std::size_t end) {
+      for (std::size_t i = begin; i < end; ++i) a[i] += b[i];
+    });
     return;
   }
   slot = add_gradients(slot, g);

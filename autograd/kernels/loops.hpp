@@ -13,16 +13,19 @@
 
 #include "../variable.hpp"
 #include "../ops/shape.hpp"
+#include "parallel.hpp"
 
 namespace tg::kernels {
 
-/// f(x) elementwise into a new array.
+/// f(x) elementwise into a new array (split over the cores when large).
 template <class T, class F>
 xt::xarray<T> map(const xt::xarray<T>& x, F f) {
   xt::xarray<T> out = xt::empty<T>(x.shape());
   const T* px = x.data();
   T* po = out.data();
-  for (std::size_t i = 0, n = x.size(); i < n; ++i) po[i] = f(px[i]);
+  parallel_for(x.size(), [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) po[i] = f(px[i]);
+  });
   return out;
 }
 
@@ -91,7 +94,9 @@ xt::xarray<T> map2(const char* op, const xt::xarray<T>& a, const xt::xarray<T>& 
     const T* pa = a.data();
     const T* pb = b.data();
     T* po = out.data();
-    for (std::size_t i = 0, n = a.size(); i < n; ++i) po[i] = f(pa[i], pb[i]);
+    parallel_for(a.size(), [&](std::size_t begin, std::size_t end) {
+      for (std::size_t i = begin; i < end; ++i) po[i] = f(pa[i], pb[i]);
+    });
     return out;
   }
   const Shape shape = broadcast_shapes(op, a.shape(), b.shape());

@@ -243,11 +243,13 @@ Variable<T> relu_backward(const Variable<T>& g, const Variable<T>& x) {
   const T* px = x.value().data();
   T* po = out.data();
   // Both loads unconditional: a load of g only where x > 0 stayed a branch per element.
+  kernels::parallel_for(out.size(), [&](std::size_t begin, std::size_t end) {
 #pragma omp simd
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    const T gi = pg[i];
-    po[i] = px[i] <= 0 ? T(0) : gi;
-  }
+    for (std::size_t i = begin; i < end; ++i) {
+      const T gi = pg[i];
+      po[i] = px[i] <= 0 ? T(0) : gi;
+    }
+  });
   return make_op<T>("relu_backward", std::move(out), {g}, [x](const GradContext<T>& c) -> Grads<T> {
     return {relu_backward(c.grad, x)};
   });
