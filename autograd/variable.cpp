@@ -9,6 +9,7 @@
 #include <xtensor/xio.hpp>
 
 #include "detail/anomaly.hpp"
+#include "detail/buffers.hpp"
 #include "detail/numel.hpp"
 #include "detail/partial_grad.hpp"
 
@@ -85,7 +86,72 @@ NodePool<T>& node_pool() {
   thread_local NodePool<T> pool;
   return pool;
 }
+
+/// Large buffers freed by this thread, newest last, for results of the same element count
+/// (detail/buffers.hpp). Bounded in count and bytes; past either bound the oldest goes.
+template <class T>
+class BufferCache {
+ public:
+  static constexpr std::size_t min_bytes = 64 << 10;  // below this malloc keeps the memory itself
+  static constexpr std::size_t max_buffers = 64;
+  static constexpr std::size_t max_bytes = std::size_t(256) << 20;
+  BufferCache() { kept_.reserve(max_buffers); }
+  ~BufferCache() { pools_gone = true; }
+  bool keep(xt::xarray<T>& value) noexcept {
+    const std::size_t bytes = value.size() * sizeof(T);
+    if (bytes < min_bytes || bytes > max_bytes) return false;
+    while (kept_.size() == max_buffers || bytes_ + bytes > max_bytes) drop_oldest();
+    bytes_ += bytes;
+    kept_.push_back(std::move(value));  // never reallocates: reserved
+    return true;
+  }
+  bool take(std::size_t count, xt::xarray<T>& into) noexcept {
+    for (std::size_t i = kept_.size(); i-- > 0;)
+      if (kept_[i].size() == count) {
+        into = std::move(kept_[i]);
+        kept_.erase(kept_.begin() + static_cast<std::ptrdiff_t>(i));
+        bytes_ -= count * sizeof(T);
+        return true;
+      }
+    return false;
+  }
+
+ private:
+  void drop_oldest() noexcept {
+    bytes_ -= kept_.front().size() * sizeof(T);
+    kept_.erase(kept_.begin());
+  }
+  std::vector<xt::xarray<T>> kept_;
+  std::size_t bytes_ = 0;
+};
+
+template <class T>
+BufferCache<T>& buffer_cache() {
+  thread_local BufferCache<T> cache;
+  return cache;
+}
 }  // namespace
+
+namespace detail {
+template <class T>
+xt::xarray<T> empty_array(const Shape& shape) {
+  if (recycle_nodes && !pools_gone) {
+    std::size_t count = 1;
+    for (auto d : shape) count *= d;
+    xt::xarray<T> a;
+    if (count * sizeof(T) >= BufferCache<T>::min_bytes && buffer_cache<T>().take(count, a)) {
+      a.resize(shape);  // the same element count: the buffer stays
+      return a;
+    }
+  }
+  return xt::empty<T>(shape);
+}
+
+template <class T>
+bool cache_buffer(xt::xarray<T>& value) noexcept {
+  return recycle_nodes && !pools_gone && buffer_cache<T>().keep(value);
+}
+}  // namespace detail
 
 template <class T>
 Node<T>::Node(xt::xarray<T>&& v) : seq(next_tape_position()), value(std::move(v)) {}
@@ -134,6 +200,7 @@ template <class T>
 void free_node(Node<T>* n) noexcept {
   n->release_links();
   if (recycle_nodes && !pools_gone) {
+    if (n->value.size() * sizeof(T) >= BufferCache<T>::min_bytes) cache_buffer(n->value);
     // back to the state of a new node (the value is kept: its buffer and shape are reused)
     n->cycle_refs = 0;
     n->version.store(0, std::memory_order_relaxed);
@@ -411,6 +478,8 @@ Variable<T> scalar(double value, bool requires_grad) {
 #define TG_INSTANTIATE(T)                                                                                     \
   template struct Node<T>;                                                                                    \
   template Node<T>* detail::new_node(xt::xarray<T>&&);                                                        \
+  template xt::xarray<T> detail::empty_array<T>(const Shape&);                                                \
+  template bool detail::cache_buffer(xt::xarray<T>&) noexcept;                                                \
   template void detail::free_node(Node<T>*) noexcept;                                                         \
   template class Variable<T>;                                                                                 \
   template Variable<T> detail::unrecorded(const char*, xt::xarray<T>&&);                                      \

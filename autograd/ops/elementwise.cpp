@@ -238,7 +238,7 @@ namespace {
 /// derivative with respect to g is the same masking.
 template <class T>
 Variable<T> relu_backward(const Variable<T>& g, const Variable<T>& x) {
-  xt::xarray<T> out = xt::empty<T>(g.shape());
+  xt::xarray<T> out = detail::empty_array<T>(g.shape());
   const T* pg = g.value().data();
   const T* px = x.value().data();
   T* po = out.data();

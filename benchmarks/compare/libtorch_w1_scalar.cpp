@@ -3,7 +3,7 @@
 
 #include "workload.hpp"
 
-TG_COMPARE_WORKLOAD("W1", "scalar chain: x one element; 1,000 times y = y * 1.0001 + 0.0001 (2,000 ops)", [] {
+TG_COMPARE_WORKLOAD("W1", "scalar chain: x one element, 1,000 times y = y * 1.0001 + 0.0001 (2,000 ops)", [] {
   torch::Tensor x = torch::full({1}, 0.5, torch::requires_grad());
   return [=]() mutable {
     bench::Stopwatch watch;

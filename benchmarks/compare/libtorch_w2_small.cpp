@@ -3,7 +3,7 @@
 
 #include "workload.hpp"
 
-TG_COMPARE_WORKLOAD("W2", "small tensors: x, w, b of [16]; 300 times y = tanh(y * w + b); sum(y)", [] {
+TG_COMPARE_WORKLOAD("W2", "small tensors: x, w, b of [16], 300 times y = tanh(y * w + b), then sum(y)", [] {
   torch::manual_seed(2);
   torch::Tensor x = torch::randn({16}, torch::requires_grad()), w = torch::randn({16}, torch::requires_grad()),
                 b = torch::randn({16}, torch::requires_grad());

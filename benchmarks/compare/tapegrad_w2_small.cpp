@@ -3,7 +3,7 @@
 
 #include "workload.hpp"
 
-TG_COMPARE_WORKLOAD("W2", "small tensors: x, w, b of [16]; 300 times y = tanh(y * w + b); sum(y)", [] {
+TG_COMPARE_WORKLOAD("W2", "small tensors: x, w, b of [16], 300 times y = tanh(y * w + b), then sum(y)", [] {
   tg::manual_seed(2);
   tg::Var x = tg::randn<float>({16}, true), w = tg::randn<float>({16}, true), b = tg::randn<float>({16}, true);
   return [=]() mutable {
