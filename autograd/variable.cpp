@@ -199,6 +199,13 @@ Node<T>* new_node(xt::xarray<T>&& value) {
   return n;
 }
 
+// A recycled node must come back as a new one, so free_node resets every field a node has. This
+// catches a field added to Node without a reset below (on the usual x86-64 libstdc++ layout).
+#if defined(__x86_64__) && defined(__GLIBCXX__) && !defined(_GLIBCXX_DEBUG)
+static_assert(sizeof(Node<float>) == 448 && sizeof(Node<double>) == 448,
+              "Node changed: reset its new fields in detail::free_node, then update this size");
+#endif
+
 template <class T>
 void free_node(Node<T>* n) noexcept {
   n->release_links();
