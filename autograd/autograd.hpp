@@ -10,3 +10,4 @@
 #include "ops/shape.hpp"
 #include "gradcheck.hpp"
 #include "functional.hpp"
+#include "checkpoint.hpp"

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "detail/anomaly.hpp"
+#include "kernels/parallel.hpp"
 #include "variable.hpp"
 
 namespace tg {
@@ -42,7 +43,9 @@ void accumulate(Variable<T>& slot, Variable<T>&& g) {
   if (slot.use_count() == 1 && !slot.requires_grad() && !g.requires_grad()) {
     T* a = slot.node()->value.data();
     const T* b = g.value().data();
-    for (std::size_t i = 0, n = slot.numel(); i < n; ++i) a[i] += b[i];
+    kernels::parallel_for(slot.numel(), [&](std::size_t begin, std::size_t end) {
+      for (std::size_t i = begin; i < end; ++i) a[i] += b[i];
+    });
     return;
   }
   slot = add_gradients(slot, g);
@@ -138,6 +141,7 @@ struct BackwardPass {
   std::unordered_map<Node<T>*, std::size_t> wanted;  // tg::grad(): inputs -> result slot
   std::vector<Variable<T>> captured;
   std::uint64_t oldest_wanted = 0;                 // nodes older than every input cannot lead to one
+  bool stop_at_wanted = false;                     // partial derivatives: no gradient flows past an input
   std::vector<Waiting<T>> queue;                   // max-heap on tape position, each node once
   PendingGrads<T> pending;                         // their gradients so far
   std::vector<Variable<T>> recorded_leaves;        // leaves given a recorded .grad() (create_graph)
@@ -166,7 +170,10 @@ struct BackwardPass {
 
       if (!wanted.empty()) {
         auto it = wanted.find(n);
-        if (it != wanted.end()) captured[it->second] = g;
+        if (it != wanted.end()) {
+          captured[it->second] = g;
+          if (stop_at_wanted) continue;
+        }
       }
       if (!n->op) {
         if (into_leaves) accumulate_into_leaf(top.var, std::move(g));
@@ -182,7 +189,7 @@ struct BackwardPass {
       Grads<T> grads;
       {
         AnomalyOff quiet;
-        grads = n->backward_fn->apply(GradContext<T>{g, top.var, InputList<T>(n->inputs.data(), n->inputs.size())});
+        grads = n->backward_fn(GradContext<T>{g, top.var, InputList<T>(n->inputs.data(), n->inputs.size())});
       }
       TG_CHECK(grads.size() == n->inputs.size(), n->op,
                "the derivative returned " + std::to_string(grads.size()) + " gradients for " +
@@ -343,7 +350,7 @@ template <class T>
 void release_cyclic(Node<T>* n) noexcept {
   const std::uint32_t refs = n->refs.load(std::memory_order_acquire);
   if (refs > 1 && refs - 1 <= n->cycle_refs) only_cycle_holds(n);
-  if (n->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete n;
+  if (n->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) free_node(n);
 }
 template void release_cyclic(Node<float>*) noexcept;
 template void release_cyclic(Node<double>*) noexcept;
@@ -395,8 +402,10 @@ void run_pass(BackwardPass<T>& pass, const std::vector<Variable<T>>& roots, cons
 
 template <class T>
 std::vector<Variable<T>> grad_impl(const std::vector<Variable<T>>& outputs, const std::vector<Variable<T>>& inputs,
-                                   const std::vector<Variable<T>>& grad_outputs, const GradOptions& options) {
+                                   const std::vector<Variable<T>>& grad_outputs, const GradOptions& options,
+                                   bool stop_at_inputs = false) {
   BackwardPass<T> pass;
+  pass.stop_at_wanted = stop_at_inputs;
   pass.create = options.create_graph;
   pass.retain = options.retain_graph.value_or(options.create_graph);
   pass.into_leaves = false;
@@ -444,6 +453,19 @@ std::vector<Variable<double>> grad(const std::vector<Variable<double>>& outputs,
                                    const std::vector<Variable<double>>& grad_outputs, const GradOptions& options) {
   return grad_impl(outputs, inputs, grad_outputs, options);
 }
+
+namespace detail {
+template <class T>
+std::vector<Variable<T>> partial_grad(const std::vector<Variable<T>>& outputs, const std::vector<Variable<T>>& inputs,
+                                      const std::vector<Variable<T>>& grad_outputs, const GradOptions& options) {
+  return grad_impl(outputs, inputs, grad_outputs, options, true);
+}
+template std::vector<Variable<float>> partial_grad(const std::vector<Variable<float>>&, const std::vector<Variable<float>>&,
+                                                   const std::vector<Variable<float>>&, const GradOptions&);
+template std::vector<Variable<double>> partial_grad(const std::vector<Variable<double>>&,
+                                                    const std::vector<Variable<double>>&,
+                                                    const std::vector<Variable<double>>&, const GradOptions&);
+}  // namespace detail
 
 template void Variable<float>::backward(BackwardOptions) const;
 template void Variable<double>::backward(BackwardOptions) const;

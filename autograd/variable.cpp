@@ -9,7 +9,9 @@
 #include <xtensor/xio.hpp>
 
 #include "detail/anomaly.hpp"
+#include "detail/buffers.hpp"
 #include "detail/numel.hpp"
+#include "detail/partial_grad.hpp"
 
 namespace tg {
 
@@ -29,19 +31,149 @@ bool is_anomaly_enabled() { return anomaly_enabled; }
 void set_anomaly_enabled(bool enabled) { anomaly_enabled = enabled; }
 
 // ---- nodes ----------------------------------------------------------------------------------------
+namespace {
+// Under AddressSanitizer every node and buffer goes through new and delete, so it sees each
+// use after free. ThreadSanitizer keeps the recycling: a thread still touching a node another
+// thread has recycled shows as a race.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool recycle_nodes = false;
+#else
+constexpr bool recycle_nodes = true;
+#endif
+
+std::uint64_t next_tape_position() { return tape_position.fetch_add(1, std::memory_order_relaxed) + 1; }
+}  // namespace
+
+std::uint64_t detail::tape_position_now() { return tape_position.load(std::memory_order_relaxed); }
+
+namespace {
+
+/// Freed nodes this thread keeps for its next results (whichever thread made them: a node goes
+/// to the thread that drops its last handle). A tape makes and frees a node per op; reusing
+/// them saves the node's malloc and free and, when the new result has the shape the node's
+/// value had, the xarray move too (only the element buffers are swapped): together about a
+/// third of a one-element op. Bounded in count and in the size of the values kept, so a freed
+/// graph of a million nodes, or of big tensors, goes back to malloc.
 template <class T>
-Node<T>::Node(xt::xarray<T>&& v)
-    : seq(tape_position.fetch_add(1, std::memory_order_relaxed) + 1), value(std::move(v)) {}
+class NodePool {
+ public:
+  static constexpr std::size_t capacity = 4096;
+  static constexpr std::size_t max_kept_elements = 64;
+  constexpr NodePool() noexcept = default;
+  ~NodePool();
+  Node<T>* take() noexcept { return count_ ? kept_[--count_] : nullptr; }
+  bool give(Node<T>* n) noexcept {
+    if (count_ == capacity || n->value.size() > max_kept_elements) return false;
+    kept_[count_++] = n;
+    return true;
+  }
+
+ private:
+  Node<T>* kept_[capacity] = {};
+  std::size_t count_ = 0;
+};
+
+// Set when this thread's pools are destroyed (thread exit): a node freed after that, by a
+// later thread_local or static destructor, is deleted. A bool has no destructor, so it can
+// still be read then.
+thread_local bool pools_gone = false;
+
+template <class T>
+NodePool<T>::~NodePool() {
+  pools_gone = true;
+  while (Node<T>* n = take()) delete n;
+}
+
+template <class T>
+NodePool<T>& node_pool() {
+  thread_local NodePool<T> pool;
+  return pool;
+}
+
+/// Large buffers freed by this thread, newest last, for results of the same element count
+/// (detail/buffers.hpp). Bounded in count and bytes; past either bound the oldest goes.
+template <class T>
+class BufferCache {
+ public:
+  static constexpr std::size_t min_bytes = 64 << 10;  // below this malloc keeps the memory itself
+  static constexpr std::size_t max_buffers = 64;
+  static constexpr std::size_t max_bytes = std::size_t(256) << 20;
+  BufferCache() { kept_.reserve(max_buffers); }
+  ~BufferCache() { pools_gone = true; }
+  bool keep(xt::xarray<T>& value) noexcept {
+    const std::size_t bytes = value.size() * sizeof(T);
+    if (bytes < min_bytes || bytes > max_bytes) return false;
+    while (kept_.size() == max_buffers || bytes_ + bytes > max_bytes) drop_oldest();
+    bytes_ += bytes;
+    kept_.push_back(std::move(value));  // never reallocates: reserved
+    return true;
+  }
+  bool take(std::size_t count, xt::xarray<T>& into) noexcept {
+    for (std::size_t i = kept_.size(); i-- > 0;)
+      if (kept_[i].size() == count) {
+        into = std::move(kept_[i]);
+        kept_.erase(kept_.begin() + static_cast<std::ptrdiff_t>(i));
+        bytes_ -= count * sizeof(T);
+        return true;
+      }
+    return false;
+  }
+
+ private:
+  void drop_oldest() noexcept {
+    bytes_ -= kept_.front().size() * sizeof(T);
+    kept_.erase(kept_.begin());
+  }
+  std::vector<xt::xarray<T>> kept_;
+  std::size_t bytes_ = 0;
+};
+
+template <class T>
+BufferCache<T>& buffer_cache() {
+  thread_local BufferCache<T> cache;
+  return cache;
+}
+}  // namespace
+
+namespace detail {
+template <class T>
+xt::xarray<T> empty_array(const Shape& shape) {
+  if (recycle_nodes && !pools_gone) {
+    std::size_t count = 1;
+    for (auto d : shape) count *= d;
+    xt::xarray<T> a;
+    if (count * sizeof(T) >= BufferCache<T>::min_bytes && buffer_cache<T>().take(count, a)) {
+      a.resize(shape);  // the same element count: the buffer stays
+      return a;
+    }
+  }
+  return xt::empty<T>(shape);
+}
+
+template <class T>
+bool cache_buffer(xt::xarray<T>& value) noexcept {
+  return recycle_nodes && !pools_gone && buffer_cache<T>().keep(value);
+}
+}  // namespace detail
+
+template <class T>
+Node<T>::Node(xt::xarray<T>&& v) : seq(next_tape_position()), value(std::move(v)) {}
 
 template <class T>
 Node<T>::~Node() {
+  release_links();
+}
+
+template <class T>
+void Node<T>::release_links() noexcept {
   // A node releasing its inputs would recurse once per link of a chain. Instead the inputs
   // (and anything the derivative captured) go to a per-thread list that the outermost
-  // destructor drains in a loop, so a million-op chain is freed without deep recursion.
+  // release drains in a loop, so a million-op chain is freed without deep recursion.
   if (inputs.empty() && !backward_fn && !grad.defined()) return;
   thread_local std::vector<Variable<T>> doomed;
   thread_local bool draining = false;
   for (auto& e : inputs) doomed.push_back(std::move(e.var));
+  inputs.clear();
   if (grad.defined()) doomed.push_back(std::move(grad));
   if (draining) {
     backward_fn.reset();
@@ -56,11 +188,48 @@ Node<T>::~Node() {
   draining = false;
 }
 
+namespace detail {
+template <class T>
+Node<T>* new_node(xt::xarray<T>&& value) {
+  Node<T>* n = recycle_nodes && !pools_gone ? node_pool<T>().take() : nullptr;
+  if (!n) return new Node<T>(std::move(value));
+  if (n->value.shape() == value.shape()) n->value.storage().swap(value.storage());  // same strides too
+  else n->value = std::move(value);
+  n->seq = next_tape_position();
+  return n;
+}
+
+// A recycled node must come back as a new one, so free_node resets every field a node has. This
+// catches a field added to Node without a reset below (on the usual x86-64 libstdc++ layout).
+#if defined(__x86_64__) && defined(__GLIBCXX__) && !defined(_GLIBCXX_DEBUG)
+static_assert(sizeof(Node<float>) == 448 && sizeof(Node<double>) == 448,
+              "Node changed: reset its new fields in detail::free_node, then update this size");
+#endif
+
+template <class T>
+void free_node(Node<T>* n) noexcept {
+  n->release_links();
+  if (recycle_nodes && !pools_gone) {
+    if (n->value.size() * sizeof(T) >= BufferCache<T>::min_bytes) cache_buffer(n->value);
+    // back to the state of a new node (the value is kept: its buffer and shape are reused)
+    n->cycle_refs = 0;
+    n->version.store(0, std::memory_order_relaxed);
+    n->requires_grad = false;
+    n->released = false;
+    n->op = nullptr;
+    n->name.clear();
+    n->trace.reset();
+    if (node_pool<T>().give(n)) return;
+  }
+  delete n;
+}
+}  // namespace detail
+
 // ---- handles --------------------------------------------------------------------------------------
 namespace {
 template <class T>
 Node<T>* new_leaf(xt::xarray<T>&& value, bool requires_grad) {
-  auto* node = new Node<T>(std::move(value));
+  auto* node = detail::new_node(std::move(value));
   node->requires_grad = requires_grad;
   return node;
 }
@@ -222,7 +391,7 @@ Variable<T> Variable<T>::detach() const {
 // ---- results of ops ---------------------------------------------------------------------------------
 namespace {
 template <class T>
-std::string input_shapes(const std::vector<Edge<T>>& inputs) {
+std::string input_shapes(const Edges<T>& inputs) {
   std::string s;
   for (const auto& e : inputs) s += (s.empty() ? "" : ", ") + shape_str(e.var.shape());
   return s;
@@ -251,8 +420,7 @@ Variable<T> unrecorded(const char* op, xt::xarray<T>&& value) {
 }
 
 template <class T>
-Variable<T> recorded(const char* op, xt::xarray<T>&& value, std::vector<Edge<T>>&& inputs,
-                     std::unique_ptr<BackwardFn<T>> backward) {
+Variable<T> recorded(const char* op, xt::xarray<T>&& value, Edges<T>&& inputs) {
   std::unique_ptr<Trace, TraceDeleter> trace;
   if (anomaly_enabled) {
     trace = capture_trace();
@@ -260,11 +428,10 @@ Variable<T> recorded(const char* op, xt::xarray<T>&& value, std::vector<Edge<T>>
       throw Error(std::string("anomaly: op '") + op + "' produced NaN or Inf in its forward pass (inputs " +
                   input_shapes(inputs) + ", result " + shape_str(value.shape()) + ")" + where_created(*trace));
   }
-  auto* node = new Node<T>(std::move(value));
+  auto* node = detail::new_node(std::move(value));
   node->requires_grad = true;
   node->op = op;
   node->inputs = std::move(inputs);
-  node->backward_fn = std::move(backward);
   node->trace = std::move(trace);
   return Variable<T>(node);
 }
@@ -355,10 +522,13 @@ Variable<T> scalar(double value, bool requires_grad) {
 
 #define TG_INSTANTIATE(T)                                                                                     \
   template struct Node<T>;                                                                                    \
+  template Node<T>* detail::new_node(xt::xarray<T>&&);                                                        \
+  template xt::xarray<T> detail::empty_array<T>(const Shape&);                                                \
+  template bool detail::cache_buffer(xt::xarray<T>&) noexcept;                                                \
+  template void detail::free_node(Node<T>*) noexcept;                                                         \
   template class Variable<T>;                                                                                 \
   template Variable<T> detail::unrecorded(const char*, xt::xarray<T>&&);                                      \
-  template Variable<T> detail::recorded(const char*, xt::xarray<T>&&, std::vector<Edge<T>>&&,                 \
-                                        std::unique_ptr<BackwardFn<T>>);                                      \
+  template Variable<T> detail::recorded(const char*, xt::xarray<T>&&, Edges<T>&&);                           \
   template std::ostream& operator<<(std::ostream&, const Variable<T>&);                                       \
   template Variable<T> zeros<T>(const Shape&, bool);                                                          \
   template Variable<T> ones<T>(const Shape&, bool);                                                           \

@@ -20,6 +20,7 @@
 
 #include "error.hpp"
 #include "grad_mode.hpp"
+#include "small_vector.hpp"
 
 namespace tg {
 
@@ -35,8 +36,9 @@ struct Node;
 using Var = Variable<float>;
 
 /// One gradient per input of an op, in input order; an undefined Variable means "none".
+/// Built like a std::vector (`return {ga, gb};`, push_back); up to three live inline.
 template <class T>
-using Grads = std::vector<Variable<T>>;
+using Grads = SmallVector<Variable<T>, 3>;
 
 /// An input of a recorded op, with the version its value had when the op saw it: backward
 /// refuses to run the op's derivative on a value written in place since (see mutable_value).
@@ -45,6 +47,10 @@ struct Edge {
   Variable<T> var;
   std::uint32_t version = 0;
 };
+
+/// The inputs of a recorded op; one or two live inline in the node.
+template <class T>
+using Edges = SmallVector<Edge<T>, 2>;
 
 /// The inputs of an op as its derivative sees them: in[i] is input i.
 template <class T>
@@ -68,18 +74,53 @@ struct GradContext {
   bool needs(std::size_t i) const;   // does input i need a gradient?
 };
 
+namespace detail {
+/// An op's derivative, type-erased: the callable lives inside the node when it fits in
+/// `inline_bytes` (most capture a scalar, an axis list or a variable or two), otherwise on
+/// the heap; either way one indirect call runs it. Saves the separate heap block a
+/// std::function or a unique_ptr to a virtual class costs each recorded op.
 template <class T>
-struct BackwardFn {
-  virtual ~BackwardFn() = default;
-  virtual Grads<T> apply(const GradContext<T>& ctx) = 0;
-};
+class Derivative {
+ public:
+  static constexpr std::size_t inline_bytes = 48;
 
-template <class T, class F>
-struct LambdaBackward final : BackwardFn<T> {
-  explicit LambdaBackward(F f) : fn(std::move(f)) {}
-  Grads<T> apply(const GradContext<T>& ctx) override { return fn(ctx); }
-  F fn;
+  Derivative() noexcept = default;
+  Derivative(const Derivative&) = delete;
+  Derivative& operator=(const Derivative&) = delete;
+  ~Derivative() { reset(); }
+
+  template <class F>
+  void emplace(F&& f) {
+    using Fn = std::decay_t<F>;
+    reset();
+    if constexpr (sizeof(Fn) <= inline_bytes && alignof(Fn) <= alignof(std::max_align_t)) {
+      ::new (static_cast<void*>(storage_)) Fn(std::forward<F>(f));
+      static constexpr Ops ops{[](void* p, const GradContext<T>& c) -> Grads<T> { return (*static_cast<Fn*>(p))(c); },
+                               [](void* p) noexcept { static_cast<Fn*>(p)->~Fn(); }};
+      ops_ = &ops;
+    } else {
+      *reinterpret_cast<Fn**>(storage_) = new Fn(std::forward<F>(f));
+      static constexpr Ops ops{[](void* p, const GradContext<T>& c) -> Grads<T> { return (**static_cast<Fn**>(p))(c); },
+                               [](void* p) noexcept { delete *static_cast<Fn**>(p); }};
+      ops_ = &ops;
+    }
+  }
+  explicit operator bool() const noexcept { return ops_ != nullptr; }
+  Grads<T> operator()(const GradContext<T>& c) { return ops_->apply(storage_, c); }
+  /// Frees what the derivative captured (saved inputs, masks).
+  void reset() noexcept {
+    if (ops_) std::exchange(ops_, nullptr)->destroy(storage_);
+  }
+
+ private:
+  struct Ops {
+    Grads<T> (*apply)(void*, const GradContext<T>&);
+    void (*destroy)(void*) noexcept;
+  };
+  const Ops* ops_ = nullptr;
+  alignas(std::max_align_t) std::byte storage_[inline_bytes];
 };
+}  // namespace detail
 
 /// Names a hook registered on a leaf, for removing it (register_post_accumulate_grad_hook).
 using HookId = std::uint64_t;
@@ -211,6 +252,9 @@ template <class T>
 struct Node {
   explicit Node(xt::xarray<T>&& v);
   ~Node();  // releases the chain of inputs iteratively: no recursion on deep graphs
+  /// Drops what the node holds of the graph (inputs, derivative, gradient) without deep
+  /// recursion: what the destructor does, also run before a node is recycled.
+  void release_links() noexcept;
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
 
@@ -227,14 +271,22 @@ struct Node {
   std::uint64_t seq;        // position on the tape (order of creation, across threads)
   xt::xarray<T> value;
   Variable<T> grad;
-  std::vector<Edge<T>> inputs;
-  std::unique_ptr<BackwardFn<T>> backward_fn;
+  Edges<T> inputs;
+  detail::Derivative<T> backward_fn;
   std::string name;
   std::unique_ptr<detail::Trace, detail::TraceDeleter> trace;  // anomaly mode only
   std::shared_ptr<const detail::GradHooks<T>> grad_hooks;     // leaves only; null: none
 };
 
 namespace detail {
+/// A node for a new result holding `value`: a recycled one of this thread when there is one
+/// (variable.cpp), else a new one.
+template <class T>
+Node<T>* new_node(xt::xarray<T>&& value);
+/// Frees a node whose last handle is gone: its links are released, then the node itself is
+/// kept for reuse by this thread or deleted.
+template <class T>
+void free_node(Node<T>* node) noexcept;
 /// Drops one reference to a leaf holding a recorded gradient: first breaks the cycle
 /// leaf -> grad graph -> leaf when nothing else holds the leaf (engine.cpp).
 template <class T>
@@ -275,7 +327,7 @@ inline Variable<T>::~Variable() {
     detail::release_cyclic(node_);
     return;
   }
-  if (node_->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete node_;
+  if (node_->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) detail::free_node(node_);
 }
 template <class T>
 inline std::uint32_t Variable<T>::use_count() const noexcept {
@@ -304,10 +356,10 @@ namespace detail {
 /// A result that records nothing (grad mode off, or no input requires grad).
 template <class T>
 Variable<T> unrecorded(const char* op, xt::xarray<T>&& value);
-/// A result recorded on the tape with its inputs (and their versions) and derivative.
+/// A result recorded on the tape with its inputs (and their versions); make_op then puts
+/// the derivative into its node.
 template <class T>
-Variable<T> recorded(const char* op, xt::xarray<T>&& value, std::vector<Edge<T>>&& inputs,
-                     std::unique_ptr<BackwardFn<T>> backward);
+Variable<T> recorded(const char* op, xt::xarray<T>&& value, Edges<T>&& inputs);
 template <class T>
 bool any_requires_grad(const std::vector<Variable<T>>& inputs) {
   for (const auto& v : inputs)
@@ -341,11 +393,12 @@ Variable<T> make_op(const char* op, xt::xarray<T>&& value, std::vector<Variable<
                     F&& backward) {
   if (!is_grad_enabled() || !detail::any_requires_grad(inputs))
     return detail::unrecorded(op, std::move(value));
-  std::vector<Edge<T>> edges;
+  Edges<T> edges;
   edges.reserve(inputs.size());
   for (std::size_t i = 0; i < inputs.size(); ++i) edges.push_back(detail::edge(op, inputs[i], i));
-  return detail::recorded<T>(op, std::move(value), std::move(edges),
-                             std::unique_ptr<BackwardFn<T>>(new LambdaBackward<T, std::decay_t<F>>(std::forward<F>(backward))));
+  Variable<T> out = detail::recorded<T>(op, std::move(value), std::move(edges));
+  out.node()->backward_fn.emplace(std::forward<F>(backward));
+  return out;
 }
 
 /// The same with the inputs as a braced list, `make_op<T>("mul", value, {a, b}, derivative)`
@@ -357,12 +410,13 @@ Variable<T> make_op(const char* op, xt::xarray<T>&& value, std::initializer_list
   if (is_grad_enabled())
     for (const auto& in : inputs) record = record || in.var->requires_grad();
   if (!record) return detail::unrecorded(op, std::move(value));
-  std::vector<Edge<T>> kept;
+  Edges<T> kept;
   kept.reserve(inputs.size());
   std::size_t i = 0;
   for (const auto& in : inputs) kept.push_back(detail::edge(op, *in.var, i++));
-  return detail::recorded<T>(op, std::move(value), std::move(kept),
-                             std::unique_ptr<BackwardFn<T>>(new LambdaBackward<T, std::decay_t<F>>(std::forward<F>(backward))));
+  Variable<T> out = detail::recorded<T>(op, std::move(value), std::move(kept));
+  out.node()->backward_fn.emplace(std::forward<F>(backward));
+  return out;
 }
 
 struct GradOptions {

@@ -207,6 +207,13 @@ void define_workloads() {
     Var x = randn({256, 1000});
     add_seeded("softmax [256,1000] last axis", 50, {x}, [x] { return tg::softmax(x, -1); }, {256, 1000});
   }
+  {  // sigmoid's fused backward; tg::checkpoint's cost over the same segment run plainly
+    Var a = randn(big), b = randn(big);
+    add_seeded("sigmoid [1M]", 50, {a}, [a] { return tg::sigmoid(a); }, big);
+    add_seeded("tanh(a * b) [1M]", 50, {a, b}, [a, b] { return tg::tanh(a * b); }, big);
+    add_seeded("checkpoint(tanh(a * b)) [1M]", 50, {a, b},
+               [a, b] { return tg::checkpoint([](const Var& u, const Var& v) { return tg::tanh(u * v); }, a, b); }, big);
+  }
   // W3: MLP 784-512-512-10 with ReLU, cross-entropy on random labels. The input needs no
   // gradient, as in training; the leaves are the model's parameters. The backward is two GEMMs
   // per layer except the first, which has no input gradient to compute.

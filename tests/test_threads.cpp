@@ -110,3 +110,29 @@ TEST_CASE("graphs built and freed on many threads at once") {
   });
   CHECK(w.grad().value() == xt::xarray<float>{float(threads * rounds), float(threads * rounds)});
 }
+
+TEST_CASE("large elementwise ops split over the worker threads, also from several threads at once") {
+  // Above kernels::parallel_threshold (2^17 elements) maps, relu's backward and gradient
+  // accumulation run in chunks on the library's workers; one loop at a time has them, the
+  // others run on their own thread. Every element must come out as the serial loop computes it.
+  const std::size_t n = (std::size_t(1) << 18) + 3;  // not a multiple of any chunk count
+  xt::xarray<float> values = xt::empty<float>(Shape{n});
+  for (std::size_t i = 0; i < n; ++i) values.data()[i] = float(int(i % 11) - 5) * 0.25f;
+  std::vector<std::size_t> wrong(threads, n);
+  on_threads([&](int t) {
+    Var x(values, true);
+    Var y = relu(x * float(t + 1)) + tanh(x) + x;  // x is used three times: its gradients accumulate
+    sum(y).backward();
+    const float* g = x.grad().value().data();
+    const float* v = values.data();
+    const float* out = y.value().data();
+    wrong[t] = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const float th = std::tanh(v[i]);
+      const float expected_y = std::max(v[i] * float(t + 1), 0.f) + th + v[i];
+      const float expected_g = (v[i] > 0 ? float(t + 1) : 0.f) + (1 - th * th) + 1;
+      wrong[t] += std::abs(out[i] - expected_y) > 1e-5f || std::abs(g[i] - expected_g) > 1e-5f;
+    }
+  });
+  CHECK(wrong == std::vector<std::size_t>(threads, 0));
+}

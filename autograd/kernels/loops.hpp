@@ -13,16 +13,20 @@
 
 #include "../variable.hpp"
 #include "../ops/shape.hpp"
+#include "../detail/buffers.hpp"
+#include "parallel.hpp"
 
 namespace tg::kernels {
 
-/// f(x) elementwise into a new array.
+/// f(x) elementwise into a new array (split over the cores when large).
 template <class T, class F>
 xt::xarray<T> map(const xt::xarray<T>& x, F f) {
-  xt::xarray<T> out = xt::empty<T>(x.shape());
+  xt::xarray<T> out = tg::detail::empty_array<T>(x.shape());
   const T* px = x.data();
   T* po = out.data();
-  for (std::size_t i = 0, n = x.size(); i < n; ++i) po[i] = f(px[i]);
+  parallel_for(x.size(), [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) po[i] = f(px[i]);
+  });
   return out;
 }
 
@@ -87,15 +91,17 @@ void for_each_broadcast_row(const Shape& shape, const Shape& a, const Shape& b, 
 template <class T, class F>
 xt::xarray<T> map2(const char* op, const xt::xarray<T>& a, const xt::xarray<T>& b, F f) {
   if (a.shape() == b.shape()) {
-    xt::xarray<T> out = xt::empty<T>(a.shape());
+    xt::xarray<T> out = tg::detail::empty_array<T>(a.shape());
     const T* pa = a.data();
     const T* pb = b.data();
     T* po = out.data();
-    for (std::size_t i = 0, n = a.size(); i < n; ++i) po[i] = f(pa[i], pb[i]);
+    parallel_for(a.size(), [&](std::size_t begin, std::size_t end) {
+      for (std::size_t i = begin; i < end; ++i) po[i] = f(pa[i], pb[i]);
+    });
     return out;
   }
   const Shape shape = broadcast_shapes(op, a.shape(), b.shape());
-  xt::xarray<T> out = xt::empty<T>(shape);
+  xt::xarray<T> out = tg::detail::empty_array<T>(shape);
   const std::size_t inner = shape.empty() ? 1 : shape.back();
   for_each_broadcast_row(shape, a.shape(), b.shape(), [&](std::size_t o, std::size_t oa, std::size_t ia, std::size_t ob, std::size_t ib) {
     const T* pa = a.data() + oa;
@@ -119,7 +125,7 @@ xt::xarray<T> map2(const char* op, const xt::xarray<T>& a, const xt::xarray<T>& 
 /// x broadcast to `shape` (which x must broadcast to), as a new array.
 template <class T>
 xt::xarray<T> broadcast_to(const xt::xarray<T>& x, const Shape& shape) {
-  xt::xarray<T> out = xt::empty<T>(shape);
+  xt::xarray<T> out = tg::detail::empty_array<T>(shape);
   const std::size_t inner = shape.empty() ? 1 : shape.back();
   for_each_broadcast_row(shape, x.shape(), x.shape(), [&](std::size_t o, std::size_t ox, std::size_t ix, std::size_t, std::size_t) {
     T* po = out.data() + o * inner;
@@ -158,7 +164,7 @@ struct sequential_row {
 /// operations (a sum) passes its own, vectorised one.
 template <class T, class F, class Row>
 xt::xarray<T> reduce(const xt::xarray<T>& x, const std::vector<std::size_t>& axes, bool keepdims, T init, F f, Row row) {
-  xt::xarray<T> out = xt::empty<T>(reduced_shape(x.shape(), axes, keepdims));
+  xt::xarray<T> out = tg::detail::empty_array<T>(reduced_shape(x.shape(), axes, keepdims));
   std::fill(out.begin(), out.end(), init);
   if (x.size() == 0) return out;
   // runs: (length, reduced?) from outermost to innermost, size-1 axes dropped

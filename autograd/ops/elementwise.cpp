@@ -179,11 +179,40 @@ Variable<T> cos(const Variable<T>& x) {
 
 // ---- activations ------------------------------------------------------------------------------------
 
+namespace {
+/// tanh's backward g (1 - y^2) from its result y, in one pass and one node (as four ops,
+/// y*y, neg, +1, *g, it was four nodes and four arrays per tanh: most of a small tanh's
+/// backward). Its own derivative: d/dg = 1 - y^2 (the same op), d/dy = -2 y g.
+template <class T>
+Variable<T> tanh_backward(const Variable<T>& g, const Variable<T>& y) {
+  return make_op<T>("tanh_backward", kernels::map2<T>("tanh_backward", g.value(), y.value(), [](T gi, T yi) { return gi * (T(1) - yi * yi); }),
+                    {g, y}, [](const GradContext<T>& c) -> Grads<T> {
+                      const auto& g = c.in[0];
+                      const auto& y = c.in[1];
+                      return {if_needed(c, 0, [&] { return tanh_backward(c.grad, y); }),
+                              if_needed(c, 1, [&] { return c.grad * g * y * T(-2); })};
+                    });
+}
+
+/// sigmoid's backward g y (1 - y) from its result y, one node. d/dg = y (1 - y) (the same
+/// op), d/dy = g (1 - 2y).
+template <class T>
+Variable<T> sigmoid_backward(const Variable<T>& g, const Variable<T>& y) {
+  return make_op<T>("sigmoid_backward", kernels::map2<T>("sigmoid_backward", g.value(), y.value(), [](T gi, T yi) { return gi * yi * (T(1) - yi); }),
+                    {g, y}, [](const GradContext<T>& c) -> Grads<T> {
+                      const auto& g = c.in[0];
+                      const auto& y = c.in[1];
+                      return {if_needed(c, 0, [&] { return sigmoid_backward(c.grad, y); }),
+                              if_needed(c, 1, [&] { return c.grad * g * (T(1) - y * T(2)); })};
+                    });
+}
+}  // namespace
+
 /// d tanh(x)/dx = 1 - tanh(x)^2
 template <class T>
 Variable<T> tanh(const Variable<T>& x) {
   return make_op<T>("tanh", kernels::map<T>(x.value(), [](T v) { return std::tanh(v); }), {x},
-                    [](const GradContext<T>& c) -> Grads<T> { return {c.grad * (T(1) - c.out * c.out)}; });
+                    [](const GradContext<T>& c) -> Grads<T> { return {tanh_backward(c.grad, c.out)}; });
 }
 
 namespace {
@@ -199,7 +228,7 @@ T stable_sigmoid(T v) {
 template <class T>
 Variable<T> sigmoid(const Variable<T>& x) {
   return make_op<T>("sigmoid", kernels::map<T>(x.value(), stable_sigmoid<T>), {x},
-                    [](const GradContext<T>& c) -> Grads<T> { return {c.grad * c.out * (T(1) - c.out)}; });
+                    [](const GradContext<T>& c) -> Grads<T> { return {sigmoid_backward(c.grad, c.out)}; });
 }
 
 namespace {
@@ -209,16 +238,18 @@ namespace {
 /// derivative with respect to g is the same masking.
 template <class T>
 Variable<T> relu_backward(const Variable<T>& g, const Variable<T>& x) {
-  xt::xarray<T> out = xt::empty<T>(g.shape());
+  xt::xarray<T> out = detail::empty_array<T>(g.shape());
   const T* pg = g.value().data();
   const T* px = x.value().data();
   T* po = out.data();
   // Both loads unconditional: a load of g only where x > 0 stayed a branch per element.
+  kernels::parallel_for(out.size(), [&](std::size_t begin, std::size_t end) {
 #pragma omp simd
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    const T gi = pg[i];
-    po[i] = px[i] <= 0 ? T(0) : gi;
-  }
+    for (std::size_t i = begin; i < end; ++i) {
+      const T gi = pg[i];
+      po[i] = px[i] <= 0 ? T(0) : gi;
+    }
+  });
   return make_op<T>("relu_backward", std::move(out), {g}, [x](const GradContext<T>& c) -> Grads<T> {
     return {relu_backward(c.grad, x)};
   });

@@ -35,7 +35,7 @@ xt::xarray<T> matmul_value(const xt::xarray<T>& a, const xt::xarray<T>& b, bool 
   if (rb == 2 && !ta) {  // a stack of matrices times one matrix: a single GEMM over all rows
     Shape shape(a.shape().begin(), a.shape().end() - 1);
     shape.push_back(n);
-    xt::xarray<T> out = xt::empty<T>(shape);
+    xt::xarray<T> out = detail::empty_array<T>(shape);
     const std::size_t rows = product(a.shape(), 0, ra - 1);
     if (out.size() > 0 && k > 0) kernels::gemm(false, tb, rows, n, k, a.data(), b.data(), out.data());
     else std::fill(out.begin(), out.end(), T(0));
@@ -45,7 +45,7 @@ xt::xarray<T> matmul_value(const xt::xarray<T>& a, const xt::xarray<T>& b, bool 
   Shape shape = batch;
   shape.push_back(m);
   shape.push_back(n);
-  xt::xarray<T> out = xt::empty<T>(shape);
+  xt::xarray<T> out = detail::empty_array<T>(shape);
   if (out.size() == 0) return out;
   if (k == 0) {
     std::fill(out.begin(), out.end(), T(0));

@@ -35,7 +35,7 @@ std::size_t count(const Shape& s) {
 /// The same numbers under another shape (a copy: xarray values own their storage).
 template <class T>
 xt::xarray<T> reshaped(const xt::xarray<T>& x, const Shape& shape) {
-  xt::xarray<T> out = xt::empty<T>(shape);
+  xt::xarray<T> out = detail::empty_array<T>(shape);
   std::copy(x.data(), x.data() + x.size(), out.data());
   return out;
 }

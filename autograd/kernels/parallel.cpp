@@ -1,0 +1,90 @@
+// The worker threads behind kernels::parallel_for.
+#include "parallel.hpp"
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace tg::kernels {
+
+namespace {
+
+/// The workers and the one loop they are running. Every field below `in_use` is guarded by
+/// `m`; chunks are claimed under it too (a loop has only a few), so a worker that wakes late
+/// can never run a chunk of a loop that has already finished.
+class Pool {
+ public:
+  explicit Pool(std::size_t workers) {
+    for (std::size_t i = 0; i < workers; ++i) threads_.emplace_back([this] { work(); });
+  }
+  std::size_t threads() const { return threads_.size() + 1; }
+
+  void run(std::size_t n, detail::ChunkFn fn, void* context) {
+    std::unique_lock<std::mutex> using_pool(in_use_, std::try_to_lock);
+    if (!using_pool.owns_lock() || threads_.empty()) {  // another thread's loop has the workers
+      fn(context, 0, n);
+      return;
+    }
+    std::unique_lock<std::mutex> lock(m_);
+    fn_ = fn;
+    context_ = context;
+    n_ = n;
+    // a few chunks per thread, so a worker the scheduler wakes late leaves its share to the others
+    chunks_ = std::min<std::size_t>(8 * threads(), (n + 4095) / 4096);
+    next_ = finished_ = 0;
+    ++generation_;
+    wake_.notify_all();
+    run_chunks(lock);
+    done_.wait(lock, [this] { return finished_ == chunks_; });
+  }
+
+ private:
+  void run_chunks(std::unique_lock<std::mutex>& lock) {
+    while (next_ < chunks_) {
+      const std::size_t c = next_++;
+      const detail::ChunkFn fn = fn_;
+      void* const context = context_;
+      const std::size_t begin = n_ * c / chunks_, end = n_ * (c + 1) / chunks_;
+      lock.unlock();
+      fn(context, begin, end);
+      lock.lock();
+      if (++finished_ == chunks_) done_.notify_all();
+    }
+  }
+  void work() {
+    std::unique_lock<std::mutex> lock(m_);
+    std::uint64_t seen = 0;
+    for (;;) {
+      wake_.wait(lock, [&] { return generation_ != seen; });
+      seen = generation_;
+      run_chunks(lock);
+    }
+  }
+
+  std::mutex in_use_;
+  std::mutex m_;
+  std::condition_variable wake_, done_;
+  detail::ChunkFn fn_ = nullptr;
+  void* context_ = nullptr;
+  std::size_t n_ = 0, chunks_ = 0, next_ = 0, finished_ = 0;
+  std::uint64_t generation_ = 0;
+  std::vector<std::thread> threads_;
+};
+
+Pool& pool() {
+  // Never destroyed: the workers sleep through the process's exit instead of being joined while
+  // a static destructor elsewhere might still run a loop.
+  static Pool* const instance = new Pool(std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, 8) - 1);
+  return *instance;
+}
+
+}  // namespace
+
+std::size_t parallel_threads() { return pool().threads(); }
+
+void detail::parallel_chunks(std::size_t n, ChunkFn fn, void* context) { pool().run(n, fn, context); }
+
+}  // namespace tg::kernels
