@@ -1,11 +1,13 @@
 // Recurrent cells and layers, written with ops: a step is the fused linear op (h W_hh^T added
-// onto the step's input projection in one GEMM), split into gates, sigmoid/tanh and products.
+// onto the step's input projection in one GEMM) and the cell's fused pointwise op(s)
+// (autograd/ops/recurrent), which read the gates where the GEMM wrote them.
 #include "recurrent.hpp"
 
 #include <cmath>
 
 #include "../autograd/ops/elementwise.hpp"
 #include "../autograd/ops/linalg.hpp"
+#include "../autograd/ops/recurrent.hpp"
 #include "../autograd/ops/select.hpp"
 #include "../autograd/ops/shape.hpp"
 #include "dropout.hpp"
@@ -52,23 +54,16 @@ Variable<T> rnn_step(const Variable<T>& xw, const Variable<T>& h, const Variable
 
 template <class T>
 LSTMState<T> lstm_step(const Variable<T>& xw, const LSTMState<T>& state, const Variable<T>& w_hh, const Variable<T>& w_hr) {
-  const std::size_t hidden = w_hh.shape()[0] / 4;
-  auto gates = split(linear(state.h, w_hh, xw), equal_parts(4, hidden), -1);  // i, f, g, o
-  Variable<T> c = sigmoid(gates[1]) * state.c + sigmoid(gates[0]) * tanh(gates[2]);
-  Variable<T> h = sigmoid(gates[3]) * tanh(c);
+  const Variable<T> gates = linear(state.h, w_hh, xw);  // i, f, g, o
+  Variable<T> c = lstm_cell_state(gates, state.c);       // sigmoid(f) c + sigmoid(i) tanh(g)
+  Variable<T> h = lstm_cell_output(gates, c);            // sigmoid(o) tanh(c')
   if (w_hr.defined()) h = linear(h, w_hr);
   return {h, c};
 }
 
 template <class T>
 Variable<T> gru_step(const Variable<T>& xw, const Variable<T>& h, const Variable<T>& w_hh, const Variable<T>& b_hh) {
-  const std::size_t hidden = w_hh.shape()[0] / 3;
-  auto x3 = split(xw, equal_parts(3, hidden), -1);                         // r, z, n of x W_ih^T + b_ih
-  auto h3 = split(linear(h, w_hh, b_hh), equal_parts(3, hidden), -1);      // r, z, n of h W_hh^T + b_hh
-  Variable<T> r = sigmoid(x3[0] + h3[0]);
-  Variable<T> z = sigmoid(x3[1] + h3[1]);
-  Variable<T> n = tanh(x3[2] + r * h3[2]);
-  return n + z * (h - n);  // (1 - z) n + z h
+  return gru_cell(xw, linear(h, w_hh, b_hh), h);  // r, z, n from x W_ih^T + b_ih and h W_hh^T + b_hh
 }
 
 /// Checks a cell's input [batch, in] or [in] and its state, and returns the state's shape.
