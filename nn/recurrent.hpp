@@ -3,8 +3,10 @@
 // LSTM, GRU (stacked, bidirectional, batch_first, variable-length batches). Shapes, defaults,
 // gate order (LSTM i,f,g,o; GRU r,z,n), initialisation and parameter names (weight_ih_l0,
 // bias_hh_l1_reverse, ...) are PyTorch's, so state dicts map one to one. Every step is written
-// with ops (the fused linear op, split, sigmoid, tanh, mul), so double backward works; a layer
-// computes the input projection of all time steps in one GEMM and one GEMM per step for h.
+// with ops: the fused linear op (h W_hh^T accumulated onto the step's input projection, one GEMM)
+// and the cells' fused pointwise ops (autograd/ops/recurrent.hpp), whose derivatives are ops under
+// create_graph, so double backward works. A layer computes the input projection of all time
+// steps in one GEMM and splits it into steps (split gathers their gradients into one buffer).
 #include <cstddef>
 #include <string>
 #include <vector>

@@ -206,7 +206,7 @@ int main(int argc, char** argv) {
               << model << "\nAdam lr " << lr << " (cosine annealing), gradient norm clipped to " << clip << "\n\n";
 
     std::filesystem::create_directories(out_dir);
-    examples::CsvWriter csv(out_dir + "/metrics.csv", {"epoch", "train_bpc", "valid_bpc", "seconds"});
+    examples::CsvWriter csv(out_dir + "/metrics.csv", {"epoch", "train_loss_bpc", "valid_loss_bpc", "seconds"});
     const double initial = bits_per_char(model, valid, std::size_t(seq_len));
     std::printf("before training: validation %.3f bits per character (uniform over the vocabulary: %.3f)\n", initial,
                 std::log2(double(vocab.size())));
@@ -252,7 +252,7 @@ int main(int argc, char** argv) {
     tg::nn::save(model, out_dir + "/char_lm.npz");
     std::cout << "model saved to " << out_dir << "/char_lm.npz, sample to " << out_dir << "/sample.txt, metrics in "
               << csv.path() << "\n";
-    if (examples::plot_metrics(csv.path(), out_dir + "/curves.png", "tapegrad character LSTM on The Devil's Dictionary"))
+    if (examples::plot_metrics(csv.path(), out_dir + "/curves.png", "tapegrad character LSTM on The Devil's Dictionary (bits per character)"))
       std::cout << "curves plotted in " << out_dir << "/curves.png\n";
     if (!(valid_bpc < initial)) {
       std::fprintf(stderr, "validation bits per character did not fall: %.3f -> %.3f\n", initial, valid_bpc);
