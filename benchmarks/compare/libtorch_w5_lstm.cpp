@@ -26,17 +26,17 @@ bench::Step recurrent_step(Layer layer) {
 
 }  // namespace
 
-TG_COMPARE_WORKLOAD("W5", "LSTM 1 layer, input 64, hidden 128, sequence 50, batch 32; loss mean(output^2)", [] {
+TG_COMPARE_WORKLOAD("W5", "LSTM 1 layer, input 64, hidden 128, sequence 50, batch 32, loss mean(output^2)", [] {
   torch::manual_seed(1);
   return recurrent_step(torch::nn::LSTM(torch::nn::LSTMOptions(input, hidden)));
 });
 
-TG_COMPARE_WORKLOAD("W5-gru", "GRU 1 layer, input 64, hidden 128, sequence 50, batch 32; loss mean(output^2)", [] {
+TG_COMPARE_WORKLOAD("W5-gru", "GRU 1 layer, input 64, hidden 128, sequence 50, batch 32, loss mean(output^2)", [] {
   torch::manual_seed(1);
   return recurrent_step(torch::nn::GRU(torch::nn::GRUOptions(input, hidden)));
 });
 
-TG_COMPARE_WORKLOAD("W5-rnn", "tanh RNN 1 layer, input 64, hidden 128, sequence 50, batch 32; loss mean(output^2)", [] {
+TG_COMPARE_WORKLOAD("W5-rnn", "tanh RNN 1 layer, input 64, hidden 128, sequence 50, batch 32, loss mean(output^2)", [] {
   torch::manual_seed(1);
   return recurrent_step(torch::nn::RNN(torch::nn::RNNOptions(input, hidden)));
 });

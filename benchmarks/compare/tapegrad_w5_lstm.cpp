@@ -28,17 +28,17 @@ bench::Step recurrent_step(std::shared_ptr<Layer> layer) {
 
 }  // namespace
 
-TG_COMPARE_WORKLOAD("W5", "LSTM 1 layer, input 64, hidden 128, sequence 50, batch 32; loss mean(output^2)", [] {
+TG_COMPARE_WORKLOAD("W5", "LSTM 1 layer, input 64, hidden 128, sequence 50, batch 32, loss mean(output^2)", [] {
   tg::manual_seed(1);
   return recurrent_step(std::make_shared<tg::nn::LSTM<float>>(input, hidden));
 });
 
-TG_COMPARE_WORKLOAD("W5-gru", "GRU 1 layer, input 64, hidden 128, sequence 50, batch 32; loss mean(output^2)", [] {
+TG_COMPARE_WORKLOAD("W5-gru", "GRU 1 layer, input 64, hidden 128, sequence 50, batch 32, loss mean(output^2)", [] {
   tg::manual_seed(1);
   return recurrent_step(std::make_shared<tg::nn::GRU<float>>(input, hidden));
 });
 
-TG_COMPARE_WORKLOAD("W5-rnn", "tanh RNN 1 layer, input 64, hidden 128, sequence 50, batch 32; loss mean(output^2)", [] {
+TG_COMPARE_WORKLOAD("W5-rnn", "tanh RNN 1 layer, input 64, hidden 128, sequence 50, batch 32, loss mean(output^2)", [] {
   tg::manual_seed(1);
   return recurrent_step(std::make_shared<tg::nn::RNN<float>>(input, hidden));
 });
