@@ -8,6 +8,7 @@
 #include "ops/reduce.hpp"
 #include "ops/select.hpp"
 #include "ops/shape.hpp"
+#include "ops/recurrent.hpp"
 #include "gradcheck.hpp"
 #include "functional.hpp"
 #include "checkpoint.hpp"

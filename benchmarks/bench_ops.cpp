@@ -298,6 +298,45 @@ void define_workloads() {
     };
     workloads.push_back(std::move(w));
   }
+  // Recurrent layers (W5: 1 layer, input 64, hidden 128, sequence 50, batch 32, loss mean of the
+  // outputs squared) and the ops their steps are made of, at W5's step shapes.
+  {
+    Var x = randn({32, 64}, true), w = randn({512, 64}, true), b = randn({512}, true);
+    auto& lin = add_seeded("linear [32,64] x [512,64]^T + b", 200, {x, w, b}, [x, w, b] { return tg::linear(x, w, b); },
+                           {32, 512});
+    lin.flops = 2.0 * 32 * 64 * 512;
+    Var gates = randn({32, 512}, true), c = randn({32, 128}, true);
+    add_seeded("lstm_cell_state + lstm_cell_output [32,4x128]", 200, {gates, c},
+               [gates, c] { return tg::lstm_cell_output(gates, tg::lstm_cell_state(gates, c)); }, {32, 128});
+    Var xw = randn({32, 384}, true), hw = randn({32, 384}, true), h = randn({32, 128}, true);
+    add_seeded("gru_cell [32,3x128]", 200, {xw, hw, h}, [xw, hw, h] { return tg::gru_cell(xw, hw, h); }, {32, 128});
+    Var steps = randn({1600, 512}, true);
+    add_seeded("split [1600,512] into 50 steps, summed", 50, {steps},
+               [steps] {
+                 auto parts = tg::split(steps, std::vector<std::int64_t>(50, 32), 0);
+                 Var total = parts[0];
+                 for (std::size_t i = 1; i < parts.size(); ++i) total = total + parts[i];
+                 return total;
+               },
+               {32, 512});
+  }
+  const auto recurrent_workload = [](std::string name, std::shared_ptr<tg::nn::Module<float>> layer, double gates) {
+    Var x = randn({50, 32, 64}, false);
+    auto w = std::make_unique<Workload>();
+    w->name = std::move(name);
+    w->iterations = 20;
+    // the input projection of all steps, then one [32,128] x [128, gates*128] GEMM per step
+    w->flops = 2.0 * 50 * 32 * gates * 128 * (64 + 128);
+    w->leaves = layer->parameters();
+    w->forward = [layer, x] {
+      Var out = layer->forward(x);
+      return tg::mean(out * out);
+    };
+    workloads.push_back(std::move(w));
+  };
+  recurrent_workload("W5 LSTM 64-128, seq 50, batch 32", std::make_shared<tg::nn::LSTM<float>>(64, 128), 4);
+  recurrent_workload("W5 GRU 64-128, seq 50, batch 32", std::make_shared<tg::nn::GRU<float>>(64, 128), 3);
+  recurrent_workload("W5 RNN tanh 64-128, seq 50, batch 32", std::make_shared<tg::nn::RNN<float>>(64, 128), 1);
   for (int n : {256, 512, 1024}) {
     auto s = std::make_unique<Sgemm>();
     s->n = n;

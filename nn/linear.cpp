@@ -1,4 +1,4 @@
-// Linear: one GEMM with the weight transposed by flag, then the bias.
+// Linear: the fused linear op (one GEMM with the weight transposed by flag, accumulating onto the bias).
 #include "linear.hpp"
 
 #include <cmath>
@@ -29,8 +29,7 @@ Variable<T> Linear<T>::forward(const Variable<T>& x) {
   TG_CHECK(x.dim() >= 1 && x.shape().back() == in_, "Linear",
            "input " + shape_str(x.shape()) + " must end in in_features " + std::to_string(in_) + " (weight " +
                shape_str(weight.shape()) + ")");
-  Variable<T> y = matmul(x, weight, {.transpose_b = true});
-  return bias.defined() ? y + bias : y;
+  return linear(x, weight, bias);
 }
 
 template <class T>

@@ -252,3 +252,35 @@ TEST_CASE("the GEMM kernel refuses sizes beyond BLAS's 32-bit int instead of wra
   kernels::gemm<float>(false, false, 1, 1, 2, a, b, c, /*accumulate=*/true);
   CHECK(c[0] == 22);
 }
+
+TEST_CASE("linear is x W^T + b in one GEMM: values, broadcast biases, gradients to second order, errors") {
+  manual_seed(31);
+  D x = random_input({4, 3}), w = random_input({5, 3}), b = random_input({5});
+  const Arr reference = matmul(x, w, {.transpose_b = true}).value();
+  CHECK(xt::allclose(linear(x, w, b).value(), reference + b.value()));
+  CHECK(xt::allclose(linear(x, w).value(), reference));
+  D full_bias = random_input({4, 5}), column = random_input({4, 1});  // the LSTM's per-step input projection
+  CHECK(xt::allclose(linear(x, w, full_bias).value(), reference + full_bias.value()));
+  CHECK(xt::allclose(linear(x, w, column).value(), reference + column.value()));
+  D seq = random_input({2, 4, 3});
+  CHECK(linear(seq, w, b).shape() == Shape{2, 4, 5});
+  CHECK(xt::allclose(linear(seq, w, b).value(), (matmul(seq, w, {.transpose_b = true}) + b).value()));
+  D vec = random_input({3});
+  CHECK(xt::allclose(linear(vec, w, b).value(), (matmul(w, vec) + b).value()));
+  CHECK(linear(zeros<double>({0, 3}), w, b).shape() == Shape{0, 5});
+  CHECK(xt::allclose(linear(zeros<double>({2, 0}), zeros<double>({5, 0}), b).value(), xt::xarray<double>(xt::ones<double>({2, 1}) * b.value())));
+  for (const D& bias : {b, full_bias, column}) {
+    DoubleFunction f = [&](const std::vector<D>& in) { return linear(in[0], in[1], in[2]); };
+    CHECK(gradcheck(f, {x, w, bias}));
+    CHECK(gradgradcheck(f, {x, w, bias}));
+  }
+  DoubleFunction g = [](const std::vector<D>& in) { return tanh(linear(in[0], in[1])); };
+  CHECK(gradcheck(g, {seq, w}));
+  CHECK(gradgradcheck(g, {seq, w}));
+  DoubleFunction h = [&](const std::vector<D>& in) { return linear(in[0], in[1], b); };
+  CHECK(gradcheck(h, {vec, w}));
+  check_error([&] { linear(x, random_input({5, 4}), b); }, {"linear", "input [4,3]", "weight [5,4]", "in = 4"});
+  check_error([&] { linear(x, random_input({5}), b); }, {"linear", "weight [5]", "matrix"});
+  check_error([&] { linear(x, w, random_input({4})); }, {"linear", "bias [4]", "does not broadcast", "[4,5]"});
+  check_error([&] { linear(x, w, random_input({2, 4, 5})); }, {"linear", "bias [2,4,5]", "[4,5]"});
+}

@@ -3,6 +3,10 @@
 #include <functional>
 #include <limits>
 #include <numeric>
+#include <thread>
+#include <atomic>
+
+#include <xtensor/xview.hpp>
 
 #include "testing.hpp"
 
@@ -593,4 +597,56 @@ TEST_CASE("bad shapes, axes and indices are errors naming the op and the shapes"
     check_error([&] { one_hot<double>(indices({-1}), 3); }, {"one_hot", "label -1", "[1]"});
     check_error([&] { one_hot<double>(indices({0}), 0); }, {"one_hot", "num_classes", "[1]"});
   }
+}
+
+// split's pieces gather their gradients into one buffer (select.cpp, SplitGradient) instead of
+// adding one zero-padded tensor of x's size per piece; these pin down every path of that.
+TEST_CASE("split's gathered gradient: some pieces unused, passes repeated, a pass aborted, create_graph") {
+  manual_seed(21);
+  D x = random_input({6, 3});
+  auto p = split(x, {2, 1, 3}, 0);
+  const D w0 = random_input({2, 3}), w2 = random_input({3, 3});
+  D loss = sum(p[0] * w0) + sum(p[2] * w2);  // the middle piece is unused
+  xt::xarray<double> expected = xt::zeros<double>({6, 3});
+  xt::view(expected, xt::range(0, 2), xt::all()) = w0.value();
+  xt::view(expected, xt::range(3, 6), xt::all()) = w2.value();
+  loss.backward({.retain_graph = true});
+  CHECK(xt::allclose(x.grad().value(), expected));
+  loss.backward({.retain_graph = true});  // a second pass through the same pieces accumulates
+  CHECK(xt::allclose(x.grad().value(), 2.0 * expected));
+  // a pass that stops with an error after a piece has written its window: the next pass starts afresh
+  x.zero_grad();
+  D nan_seed(xt::xarray<double>(xt::ones<double>({3, 3}) * std::nan("")));
+  {
+    DetectAnomalyGuard anomaly;
+    CHECK_THROWS_AS(p[2].backward(nan_seed, {.retain_graph = true}), Error);
+  }
+  auto g = tg::grad({p[2], p[0]}, {x}, {w2, w0}, {.retain_graph = true})[0];
+  CHECK(xt::allclose(g.value(), expected));
+  // pieces used twice, through other ops, and recorded for a second derivative
+  check_grads([](const D& v) {
+    auto q = split(v, {2, 2, 2}, 0);
+    return concat({q[1] * q[0], q[2] * 3.0, tanh(q[1])}, 0);
+  }, random_input({6, 2}));
+}
+
+TEST_CASE("split's gathered gradient is right when threads backpropagate through the same pieces at once") {
+  manual_seed(22);
+  D x = random_input({8, 4});
+  auto p = split(x, {2, 2, 2, 2}, 0);
+  D loss = sum(p[0] * 1.0) + sum(p[1] * 2.0) + sum(p[2] * 3.0) + sum(p[3] * 4.0);
+  xt::xarray<double> expected = xt::empty<double>({8, 4});
+  for (std::size_t i = 0; i < 8; ++i)
+    for (std::size_t j = 0; j < 4; ++j) expected(i, j) = double(i / 2 + 1);
+  std::atomic<int> wrong{0};
+  auto work = [&] {
+    for (int k = 0; k < 200; ++k) {
+      auto g = tg::grad({loss}, {x}, {}, {.retain_graph = true})[0];
+      if (!xt::allclose(g.value(), expected)) ++wrong;
+    }
+  };
+  std::thread a(work), b(work);
+  a.join();
+  b.join();
+  CHECK(wrong == 0);
 }

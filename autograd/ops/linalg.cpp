@@ -132,6 +132,56 @@ Variable<T> matmul(const Variable<T>& a, const Variable<T>& b, MatmulOptions opt
   return squeeze(out, drop);
 }
 
+namespace {
+/// Does `from` broadcast to exactly `to` (NumPy rules, no axis of `to` grown)?
+bool broadcasts_to(const Shape& from, const Shape& to) {
+  if (from.size() > to.size()) return false;
+  for (std::size_t i = 0; i < from.size(); ++i) {
+    const std::size_t f = from[from.size() - 1 - i], t = to[to.size() - 1 - i];
+    if (f != t && f != 1) return false;
+  }
+  return true;
+}
+}  // namespace
+
+template <class T>
+Variable<T> linear(const Variable<T>& x, const Variable<T>& weight, const Variable<T>& bias) {
+  const auto shapes = [&] {
+    return "input " + shape_str(x.shape()) + ", weight " + shape_str(weight.shape()) +
+           (bias.defined() ? ", bias " + shape_str(bias.shape()) : std::string());
+  };
+  TG_CHECK(weight.dim() == 2, "linear", shapes() + ": the weight must be a matrix [out, in]");
+  TG_CHECK(x.dim() >= 1 && x.shape().back() == weight.shape()[1], "linear",
+           shapes() + ": the input's last axis must be the weight's in = " + std::to_string(weight.shape()[1]));
+  const std::size_t in = weight.shape()[1], out = weight.shape()[0];
+  Shape shape(x.shape().begin(), x.shape().end() - 1);
+  shape.push_back(out);
+  const std::size_t rows = product(x.shape(), 0, x.dim() - 1);
+  xt::xarray<T> value;
+  if (bias.defined()) {
+    TG_CHECK(broadcasts_to(bias.shape(), shape), "linear", shapes() + ": the bias does not broadcast to the result " + shape_str(shape));
+    value = bias.shape() == shape ? xt::xarray<T>(bias.value()) : kernels::broadcast_to(bias.value(), shape);
+  } else {
+    value = xt::zeros<T>(shape);
+  }
+  if (value.size() > 0 && in > 0)
+    kernels::gemm(false, true, rows, out, in, x.value().data(), weight.value().data(), value.data(), /*accumulate=*/true);
+  // dx = g W, dW = g^T x with the leading axes folded into rows (one GEMM each), db = g summed to b's shape.
+  auto derivative = [rows](const GradContext<T>& c) -> Grads<T> {
+    const auto& x = c.in[0];
+    const auto& g = c.grad;
+    Grads<T> grads(c.in.size());
+    if (c.needs(0)) grads[0] = matmul(g, c.in[1]);
+    if (c.needs(1))
+      grads[1] = matmul(detail::reshape_or_same(g, Shape{rows, g.shape().back()}),
+                        detail::reshape_or_same(x, Shape{rows, x.shape().back()}), {.transpose_a = true});
+    if (c.in.size() == 3 && c.needs(2)) grads[2] = detail::sum_to_or_same(g, c.in[2].shape());
+    return grads;
+  };
+  if (bias.defined()) return make_op<T>("linear", std::move(value), {x, weight, bias}, std::move(derivative));
+  return make_op<T>("linear", std::move(value), {x, weight}, std::move(derivative));
+}
+
 TG_INSTANTIATE_OPS(TG_LINALG_OPS)
 
 }  // namespace tg

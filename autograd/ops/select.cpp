@@ -1,7 +1,9 @@
 // Selection ops: narrow/slice, index_select, gather/scatter_add, concat/stack/split, one_hot.
 // Each derivative is its partner op: narrow <-> embed, index_select <-> index_add,
 // gather <-> scatter_add, concat <-> narrow.
+#include <mutex>
 #include <numeric>
+#include <thread>
 
 #include "../axes.hpp"
 #include "../detail/shape_ops.hpp"
@@ -28,17 +30,79 @@ Shape with_axis(const Shape& s, std::size_t axis, std::size_t size) {
   return out;
 }
 
+/// Elements [start, start + length) of x along axis.
+template <class T>
+xt::xarray<T> window_of(const xt::xarray<T>& x, std::size_t axis, std::size_t start, std::size_t length) {
+  const AxisView v(x.shape(), axis);
+  xt::xarray<T> out = xt::empty<T>(with_axis(x.shape(), axis, length));
+  for (std::size_t o = 0; o < v.outer; ++o)
+    std::copy_n(x.data() + (o * v.size + start) * v.inner, length * v.inner, out.data() + o * length * v.inner);
+  return out;
+}
+
+/// Writes g into [start, start + g's length) along axis of `full`.
+template <class T>
+void write_window(const xt::xarray<T>& g, std::size_t axis, std::size_t start, xt::xarray<T>& full) {
+  const AxisView v(g.shape(), axis);
+  const std::size_t n = full.shape()[axis];
+  for (std::size_t o = 0; o < v.outer; ++o)
+    std::copy_n(g.data() + o * v.size * v.inner, v.size * v.inner, full.data() + (o * n + start) * v.inner);
+}
+
 /// The inverse of narrow: g placed at [start, start + length) of a zero tensor whose axis has `full` elements.
 template <class T>
 Variable<T> embed(const Variable<T>& g, std::size_t axis, std::size_t start, std::size_t full) {
-  const AxisView v(g.shape(), axis);
   xt::xarray<T> out = xt::zeros<T>(with_axis(g.shape(), axis, full));
-  for (std::size_t o = 0; o < v.outer; ++o)
-    std::copy_n(g.value().data() + o * v.size * v.inner, v.size * v.inner, out.data() + (o * full + start) * v.inner);
-  const auto length = static_cast<std::int64_t>(v.size);
+  write_window(g.value(), axis, start, out);
+  const auto length = static_cast<std::int64_t>(g.shape()[axis]);
   return make_op<T>("embed", std::move(out), {g}, [axis, start, length](const GradContext<T>& c) -> Grads<T> {
     return {narrow(c.grad, static_cast<std::int64_t>(axis), static_cast<std::int64_t>(start), length)};
   });
+}
+
+/// What split's pieces share for their gradients. Cut into pieces, x gets one gradient: the
+/// pieces' gradients side by side. Each piece's derivative writes its window of one buffer,
+/// which the split node (the pieces' common input) passes on whole, instead of one zero-padded
+/// tensor of x's size per piece, all added up (a [T·B, 4H] tensor cut into T steps cost T times
+/// its size). The buffer lives in the running pass's pending gradient of the split node: the
+/// first piece to run in a pass makes it and hands it to the engine; while the pass holds it
+/// (two handles: this one and the pass's) the later pieces of the same thread write into it
+/// and return nothing. A buffer held by this alone belongs to a pass that is over (or gone by
+/// an error), and another thread's live buffer is left alone: such a piece makes its own
+/// zero-padded gradient, as before, so the result is right in every case.
+template <class T>
+struct SplitGradient {
+  std::mutex mutex;
+  Variable<T> buffer;
+  std::thread::id owner;
+};
+
+/// A piece of split: x's window [start, start + length) along axis, recorded as a function of
+/// the split node `hub`, whose gradient `gathered` collects.
+template <class T>
+Variable<T> split_piece(const Variable<T>& x, const Variable<T>& hub, std::size_t axis, std::size_t start, std::size_t length,
+                        std::shared_ptr<SplitGradient<T>> gathered) {
+  return make_op<T>("split", window_of(x.value(), axis, start, length), {hub},
+                    [axis, start, gathered = std::move(gathered)](const GradContext<T>& c) -> Grads<T> {
+                      const std::size_t full = c.in[0].shape()[axis];
+                      if (is_grad_enabled()) return {embed(c.grad, axis, start, full)};  // create_graph: recorded
+                      std::lock_guard<std::mutex> lock(gathered->mutex);
+                      Variable<T>& buffer = gathered->buffer;
+                      const auto self = std::this_thread::get_id();
+                      const bool held_by_pass = buffer.defined() && buffer.use_count() == 2;
+                      if (held_by_pass && gathered->owner == self) {
+                        write_window(c.grad.value(), axis, start, buffer.node()->value);
+                        return {Variable<T>()};
+                      }
+                      xt::xarray<T> g = xt::zeros<T>(c.in[0].shape());
+                      write_window(c.grad.value(), axis, start, g);
+                      Variable<T> fresh(std::move(g));
+                      if (!held_by_pass) {
+                        buffer = fresh;
+                        gathered->owner = self;
+                      }
+                      return {fresh};
+                    });
 }
 
 void check_index_range(const char* op, const IndexArray& index, std::size_t limit, const Shape& x_shape, std::size_t axis) {
@@ -110,12 +174,8 @@ Variable<T> narrow(const Variable<T>& x, std::int64_t axis, std::int64_t start, 
            "start " + std::to_string(given) + " + length " + std::to_string(length) + " exceeds axis " +
                std::to_string(axis) + " of size " + std::to_string(n) + " (shape " + shape_str(x.shape()) + ")");
   if (start == 0 && length == n) return detail::copy_op("narrow", x);
-  const AxisView v(x.shape(), a);
   const auto s = static_cast<std::size_t>(start), len = static_cast<std::size_t>(length);
-  xt::xarray<T> out = xt::empty<T>(with_axis(x.shape(), a, len));
-  for (std::size_t o = 0; o < v.outer; ++o)
-    std::copy_n(x.value().data() + (o * v.size + s) * v.inner, len * v.inner, out.data() + o * len * v.inner);
-  return make_op<T>("narrow", std::move(out), {x}, [a, s](const GradContext<T>& c) -> Grads<T> {
+  return make_op<T>("narrow", window_of(x.value(), a, s, len), {x}, [a, s](const GradContext<T>& c) -> Grads<T> {
     return {embed(c.grad, a, s, c.in[0].shape()[a])};
   });
 }
@@ -272,10 +332,28 @@ std::vector<Variable<T>> split(const Variable<T>& x, const std::vector<std::int6
            "sizes " + axes_str(sizes) + " add up to " + std::to_string(total) + ", axis " + std::to_string(axis) + " of " +
                shape_str(x.shape()) + " has " + std::to_string(n));
   std::vector<Variable<T>> parts;
-  std::int64_t start = 0;
+  if (!is_grad_enabled() || !x.requires_grad() || sizes.size() < 2) {
+    std::int64_t start = 0;
+    for (auto s : sizes) {
+      parts.push_back(narrow(x, axis, start, s));
+      start += s;
+    }
+    return parts;
+  }
+  // The pieces' common input: a node whose gradient is the pieces' gradients gathered (see
+  // SplitGradient), passed on to x unchanged. Its value is never read (the pieces are cut from
+  // x), so it is left uninitialised, except that anomaly mode checks every value for NaN.
+  auto gathered = std::make_shared<SplitGradient<T>>();
+  xt::xarray<T> placeholder = is_anomaly_enabled() ? xt::zeros<T>(x.shape()) : xt::empty<T>(x.shape());
+  Variable<T> hub = make_op<T>("split", std::move(placeholder), {x}, [gathered](const GradContext<T>& c) -> Grads<T> {
+    std::lock_guard<std::mutex> lock(gathered->mutex);
+    if (gathered->buffer.same_node(c.grad)) gathered->buffer = Variable<T>();  // this pass is done with it
+    return {c.grad};
+  });
+  std::size_t start = 0;
   for (auto s : sizes) {
-    parts.push_back(narrow(x, axis, start, s));
-    start += s;
+    parts.push_back(split_piece(x, hub, a, start, static_cast<std::size_t>(s), gathered));
+    start += static_cast<std::size_t>(s);
   }
   return parts;
 }
