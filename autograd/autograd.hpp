@@ -8,5 +8,6 @@
 #include "ops/reduce.hpp"
 #include "ops/select.hpp"
 #include "ops/shape.hpp"
+#include "ops/attention.hpp"
 #include "gradcheck.hpp"
 #include "functional.hpp"
