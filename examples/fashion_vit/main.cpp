@@ -145,8 +145,8 @@ int main(int argc, char** argv) {
   mallopt(M_MMAP_THRESHOLD, 256 << 20);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
 
-  int epochs = 12, batch_size = 128, seed = 1, limit = 0, patch = 7, d_model = 64, heads = 4, layers = 4, feedforward = 128;
-  double lr = 2e-3, dropout = 0.1, weight_decay = 0.05, min_accuracy = 0;
+  int epochs = 8, batch_size = 128, seed = 1, limit = 0, patch = 7, d_model = 64, heads = 4, layers = 4, feedforward = 128;
+  double lr = 2e-3, dropout = 0.0, weight_decay = 0.05, min_accuracy = 0;
   std::string data_dir = tg::data::fashion_mnist_default_root;
   std::string out_dir = "fashion_vit_out";
   examples::Flags flags("fashion_vit",
