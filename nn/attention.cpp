@@ -73,7 +73,7 @@ Variable<T> scaled_dot_product_attention(const Variable<T>& q, const Variable<T>
   if (options.is_causal) mask = causal_mask<T>(l, s);
   if (options.attn_mask.defined()) {
     mask = additive_mask(options.attn_mask, options.mask_type, op);
-    TG_CHECK(broadcasts_to(mask.shape(), scores.shape()), op,
+    TG_CHECK(broadcastable_to(mask.shape(), scores.shape()), op,
              "attn_mask " + shape_str(mask.shape()) + " does not broadcast to the scores " + shape_str(scores.shape()) +
                  " (" + shapes() + ")");
   }

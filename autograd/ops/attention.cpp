@@ -114,7 +114,7 @@ Variable<T> attention_softmax(const Variable<T>& scores, const Variable<T>& mask
   TG_CHECK(scores.dim() >= 1, "attention_softmax", "scores " + shape_str(scores.shape()) + " need a last axis");
   const bool masked = mask.defined();
   if (masked)
-    TG_CHECK(broadcasts_to(mask.shape(), scores.shape()), "attention_softmax",
+    TG_CHECK(broadcastable_to(mask.shape(), scores.shape()), "attention_softmax",
              "mask " + shape_str(mask.shape()) + " does not broadcast to the scores " + shape_str(scores.shape()));
   xt::xarray<T> value = xt::empty<T>(scores.shape());
   const std::size_t n = scores.shape().back();

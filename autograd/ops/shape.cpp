@@ -28,7 +28,7 @@ Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b) {
   return out;
 }
 
-bool broadcasts_to(const Shape& shape, const Shape& target) {
+bool broadcastable_to(const Shape& shape, const Shape& target) {
   if (shape.size() > target.size()) return false;
   for (std::size_t i = 1; i <= shape.size(); ++i)
     if (shape[shape.size() - i] != 1 && shape[shape.size() - i] != target[target.size() - i]) return false;
