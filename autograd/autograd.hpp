@@ -9,6 +9,7 @@
 #include "ops/select.hpp"
 #include "ops/shape.hpp"
 #include "ops/recurrent.hpp"
+#include "ops/attention.hpp"
 #include "gradcheck.hpp"
 #include "functional.hpp"
 #include "checkpoint.hpp"

@@ -214,6 +214,40 @@ void define_workloads() {
     add_seeded("checkpoint(tanh(a * b)) [1M]", 50, {a, b},
                [a, b] { return tg::checkpoint([](const Var& u, const Var& v) { return tg::tanh(u * v); }, a, b); }, big);
   }
+  {  // the attention ops (issue 9) at W6's sizes: batch 8, sequence 128, d_model 256, 8 heads
+    Var v = randn({1 << 18});
+    add_seeded("pow(x, 2) [262144]", 50, {v}, [v] { return tg::pow(v, 2.0f); }, {1 << 18});
+    Var scores = randn({64, 128, 128});
+    add_seeded("softmax [64,128,128] last axis", 30, {scores}, [scores] { return tg::softmax(scores, -1); }, {64, 128, 128});
+    Var causal = tg::nn::causal_mask<float>(128, 128);
+    add_seeded("attention_softmax [8,8,128,128] causal", 30, {scores},
+               [scores, causal] { return tg::attention_softmax(tg::reshape(scores, {8, 8, 128, 128}), causal); }, {8, 8, 128, 128});
+    Var heads = randn({8, 128, 8, 32});
+    add_seeded("permute [8,128,8,32] -> [8,8,128,32]", 30, {heads}, [heads] { return tg::permute(heads, {0, 2, 1, 3}); },
+               {8, 8, 128, 32});
+    Var q4 = randn({8, 8, 128, 32}), k4 = randn({8, 8, 128, 32});
+    auto& bmm = add_seeded("batched matmul [8,8,128,32] x [8,8,128,32]^T", 30, {q4, k4},
+                           [q4, k4] { return tg::matmul(q4, k4, {.transpose_b = true}); }, {8, 8, 128, 128});
+    bmm.flops = 2.0 * 64 * 128 * 128 * 32;
+    Var q = randn({8, 128, 256}), k = randn({8, 128, 256});
+    auto& hs = add_seeded("head_scores [8,128,256] 8 heads", 30, {q, k}, [q, k] { return tg::head_scores(q, k, 8, 0.1768f); },
+                          {8, 8, 128, 128});
+    hs.flops = 2.0 * 64 * 128 * 128 * 32;
+    add_seeded("scaled_dot_product_attention [8,8,128,32] causal", 20, {q4, k4},
+               [q4, k4] { return tg::nn::scaled_dot_product_attention(q4, k4, k4, {.is_causal = true}); }, {8, 8, 128, 32});
+    auto mha = std::make_shared<tg::nn::MultiheadAttention<float>>(256, 8);
+    Var x = randn({128, 8, 256}, false);
+    auto w = std::make_unique<Workload>();
+    w->name = "W6 MultiheadAttention [128,8,256] 8 heads";
+    w->iterations = 20;
+    w->flops = 2.0 * 1024 * 256 * 1024 + 2 * 2.0 * 64 * 128 * 128 * 32;
+    w->leaves = mha->parameters();
+    w->forward = [mha, x] {
+      Var out = mha->forward(x);
+      return tg::mean(out * out);
+    };
+    workloads.push_back(std::move(w));
+  }
   // W3: MLP 784-512-512-10 with ReLU, cross-entropy on random labels. The input needs no
   // gradient, as in training; the leaves are the model's parameters. The backward is two GEMMs
   // per layer except the first, which has no input gradient to compute.

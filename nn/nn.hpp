@@ -1,6 +1,7 @@
 #pragma once
 // Everything in nn/ (tg::nn) and its subfolders data/ (tg::data) and energy/ (tg::energy).
 #include "activation.hpp"
+#include "attention.hpp"
 #include "checkpoint.hpp"
 #include "dropout.hpp"
 #include "embedding.hpp"
@@ -11,6 +12,7 @@
 #include "mlp.hpp"
 #include "module.hpp"
 #include "normalization.hpp"
+#include "transformer.hpp"
 #include "data/data.hpp"
 #include "energy/energy.hpp"
 #include "recurrent.hpp"

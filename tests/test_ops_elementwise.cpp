@@ -494,3 +494,24 @@ TEST_CASE("shapes that do not broadcast are an error naming the op and both shap
   // the check comes before any recording: a requires-grad input changes nothing
   check_error([&] { mul(D(xt::xarray<double>(xt::zeros<double>({3})), true), b); }, {"mul: shapes [3] and [4]"});
 }
+
+TEST_CASE("pow with a whole or half exponent is multiplications (or sqrt) and agrees with std::pow") {
+  manual_seed(91);
+  const D x = random_input({257}, -3, 3);
+  for (double p : {0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 7.0, -1.0, -2.0, -3.0, 0.5, 2.5}) {
+    INFO("p = " << p);
+    const D y = pow(x, p);
+    for (std::size_t i = 0; i < x.numel(); ++i) {
+      const double v = x.value()(i), expected = std::pow(v, p);
+      if (std::isnan(expected)) CHECK(std::isnan(y.value()(i)));
+      else CHECK(y.value()(i) == doctest::Approx(expected).epsilon(1e-14));
+    }
+  }
+  // float: x^2 is x * x exactly; the gradient is 2x, second order 2
+  Var f({1.5f, -2.25f, 0.0f}, true);
+  CHECK(pow(f, 2.0f).value()(1) == -2.25f * -2.25f);
+  CHECK(gradcheck([](const std::vector<D>& in) { return pow(in[0], 3.0); }, {random_input({4})}));
+  CHECK(gradgradcheck([](const std::vector<D>& in) { return pow(in[0], 2.0); }, {random_input({4})}));
+  // 0 to a negative whole power is inf, as std::pow
+  CHECK(std::isinf(pow(D({0.0}), -2.0).value()(0)));
+}

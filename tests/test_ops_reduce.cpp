@@ -353,3 +353,23 @@ TEST_CASE("max, min, argmax: a NaN wins (as torch), also in long rows") {
   CHECK(min(Var(row), {1}).value()(0) == 0.0f);
   CHECK(std::isnan(min(Var(row), {1}).value()(1)));
 }
+
+TEST_CASE("softmax and log_softmax along the last axis (the row kernel) agree with the general path") {
+  manual_seed(93);
+  const D x = random_input({3, 4, 37}, -20, 20);
+  // the same numbers with the axis moved to the front go through the general (strided) path
+  const D moved = permute(x, {2, 0, 1});
+  check_close(softmax(x, -1).value(), xt::xarray<double>(xt::transpose(softmax(moved, 0).value(), {1, 2, 0})), 1e-14);
+  check_close(log_softmax(x, 2).value(), xt::xarray<double>(xt::transpose(log_softmax(moved, 0).value(), {1, 2, 0})), 1e-14);
+  // a row of -inf gives NaN (0/0, as PyTorch); a row with one -inf gives it weight 0
+  const double inf = std::numeric_limits<double>::infinity();
+  const D masked({{-inf, -inf}, {0.0, -inf}});
+  CHECK(std::isnan(softmax(masked).value()(0, 0)));
+  CHECK(softmax(masked).value()(1, 0) == 1.0);
+  CHECK(softmax(masked).value()(1, 1) == 0.0);
+  CHECK(log_softmax(masked).value()(1, 1) == -inf);
+  // float rows with large values stay finite
+  Var big({{1000.0f, 999.0f, -1000.0f}});
+  CHECK(softmax(big).value()(0, 0) == doctest::Approx(1 / (1 + std::exp(-1.0))));
+  CHECK(gradgradcheck([](const std::vector<D>& in) { return softmax(in[0], -1); }, {random_input({2, 5})}));
+}

@@ -650,3 +650,22 @@ TEST_CASE("split's gathered gradient is right when threads backpropagate through
   b.join();
   CHECK(wrong == 0);
 }
+
+TEST_CASE("permute beyond 2-D (blocked copies) agrees with xtensor's transpose for every order") {
+  manual_seed(92);
+  const D x = random_input({3, 5, 4, 6});
+  Axes perm{0, 1, 2, 3};
+  do {
+    INFO("perm " << perm[0] << perm[1] << perm[2] << perm[3]);
+    const std::vector<std::size_t> order(perm.begin(), perm.end());
+    const xt::xarray<double> expected = xt::transpose(x.value(), order);
+    const D y = permute(x, perm);
+    REQUIRE(y.shape() == Shape(expected.shape().begin(), expected.shape().end()));
+    CHECK(std::equal(expected.begin(), expected.end(), y.value().begin()));
+  } while (std::next_permutation(perm.begin(), perm.end()));
+  // size-1 axes and a 5-D batch of tiles bigger than one block
+  const D ones_between = random_input({2, 1, 40, 1, 33});
+  const xt::xarray<double> expected = xt::transpose(ones_between.value(), std::vector<std::size_t>{4, 1, 0, 3, 2});
+  CHECK(std::equal(expected.begin(), expected.end(), permute(ones_between, {4, 1, 0, 3, 2}).value().begin()));
+  CHECK(gradcheck([](const std::vector<D>& in) { return permute(in[0], {2, 0, 3, 1}); }, {random_input({2, 3, 2, 2})}));
+}

@@ -89,10 +89,34 @@ Variable<T> reciprocal(const Variable<T>& x) {
 
 // ---- powers, exponentials, trigonometry -------------------------------------------------------------
 
+namespace {
+/// x^p elementwise. An integer exponent is multiplications (square and multiply), a half is
+/// sqrt: std::pow on 262K floats took 2.2 ms where x * x takes 0.04 ms.
+template <class T>
+xt::xarray<T> pow_value(const xt::xarray<T>& x, T p) {
+  if (p == T(2)) return kernels::map<T>(x, [](T v) { return v * v; });
+  if (p == T(3)) return kernels::map<T>(x, [](T v) { return v * v * v; });
+  if (p == T(1)) return kernels::map<T>(x, [](T v) { return v; });
+  if (p == T(0.5)) return kernels::map<T>(x, [](T v) { return std::sqrt(v); });
+  if (p == T(-1)) return kernels::map<T>(x, [](T v) { return T(1) / v; });
+  if (p == std::trunc(p) && std::abs(p) <= T(1 << 20)) {
+    const auto e = static_cast<unsigned>(std::abs(p));
+    const bool invert = p < 0;
+    return kernels::map<T>(x, [e, invert](T v) {
+      T r = 1;
+      for (unsigned k = e; k != 0; k >>= 1, v *= v)
+        if (k & 1u) r *= v;
+      return invert ? T(1) / r : r;
+    });
+  }
+  return kernels::map<T>(x, [p](T v) { return std::pow(v, p); });
+}
+}  // namespace
+
 /// d(x^p)/dx = p x^(p-1)
 template <class T>
 Variable<T> pow(const Variable<T>& x, Scalar<T> p) {
-  return make_op<T>("pow", kernels::map<T>(x.value(), [p](T v) { return std::pow(v, p); }), {x},
+  return make_op<T>("pow", pow_value(x.value(), p), {x},
                     [p](const GradContext<T>& c) -> Grads<T> {
                       if (p == T(0)) return {zeros_like(c.grad)};
                       if (p == T(1)) return {c.grad};

@@ -9,6 +9,7 @@
 #include "../axes.hpp"
 #include "elementwise.hpp"
 #include "../kernels/loops.hpp"
+#include "../kernels/softmax_rows.hpp"
 #include "../kernels/vector_math.hpp"
 #include "shape.hpp"
 #include "ops.def"
@@ -186,16 +187,53 @@ IndexArray argmin(const Variable<T>& x, std::int64_t axis, bool keepdims) {
   return arg_extremum<T>("argmin", x, axis, keepdims, [](T v, T best) { return best == best && (v < best || v != v); });
 }
 
-/// d softmax: out * (g - sum(g * out, axis)), written with ops.
+template <class T>
+Variable<T> softmax_backward(const Variable<T>& g, const Variable<T>& out) {
+  TG_CHECK(g.shape() == out.shape() && g.dim() >= 1, "softmax_backward",
+           "gradient " + shape_str(g.shape()) + " and softmax " + shape_str(out.shape()) + " must have one shape");
+  xt::xarray<T> value = xt::empty<T>(g.shape());
+  const std::size_t n = g.shape().back();
+  const T* pg = g.value().data();
+  const T* po = out.value().data();
+  T* pv = value.data();
+  for (std::size_t r = 0, rows = n == 0 ? 0 : value.size() / n; r < rows; ++r, pg += n, po += n, pv += n) {
+    T s = 0;
+#pragma omp simd reduction(+ : s)
+    for (std::size_t i = 0; i < n; ++i) s += pg[i] * po[i];
+#pragma omp simd
+    for (std::size_t i = 0; i < n; ++i) pv[i] = po[i] * (pg[i] - s);
+  }
+  return make_op<T>("softmax_backward", std::move(value), {g, out}, [](const GradContext<T>& c) -> Grads<T> {
+    const auto& u = c.grad;
+    const auto& g = c.in[0];
+    const auto& out = c.in[1];
+    Variable<T> dg, dout;
+    if (c.needs(0)) dg = softmax_backward(u, out);
+    if (c.needs(1)) dout = u * (g - sum(g * out, {-1}, true)) - g * sum(u * out, {-1}, true);
+    return {dg, dout};
+  });
+}
+
+/// d softmax: out * (g - sum(g * out, axis)), written with ops (softmax_backward along the last
+/// axis: one pass instead of four).
 template <class T>
 Variable<T> softmax(const Variable<T>& x, std::int64_t axis) {
   const std::size_t a = normalize_axis("softmax", axis, x.shape());
-  const std::vector<std::size_t> ax{a};
-  const xt::xarray<T> m = stable_shift(x.value(), ax);
-  xt::xarray<T> e = kernels::map2<T>("softmax", x.value(), m, [](T u, T v) { return std::exp(u - v); });
-  const xt::xarray<T> s = kernels::sum(e, ax, true);
-  return make_op<T>("softmax", kernels::map2<T>("softmax", e, s, std::divides<T>()), {x},
-                    [axis](const GradContext<T>& c) -> Grads<T> {
+  xt::xarray<T> value;
+  if (a + 1 == x.dim()) {  // the last axis (attention, classifiers): contiguous rows
+    value = xt::empty<T>(x.shape());
+    const std::size_t n = x.shape()[a];
+    if (n > 0) kernels::softmax_rows(x.value().data(), value.data(), x.numel() / n, n, false);
+  } else {
+    const std::vector<std::size_t> ax{a};
+    const xt::xarray<T> m = stable_shift(x.value(), ax);
+    xt::xarray<T> e = kernels::map2<T>("softmax", x.value(), m, [](T u, T v) { return std::exp(u - v); });
+    const xt::xarray<T> s = kernels::sum(e, ax, true);
+    value = kernels::map2<T>("softmax", e, s, std::divides<T>());
+  }
+  return make_op<T>("softmax", std::move(value), {x},
+                    [axis, last = a + 1 == x.dim()](const GradContext<T>& c) -> Grads<T> {
+                      if (last) return {softmax_backward(c.grad, c.out)};
                       return {c.out * (c.grad - sum(c.grad * c.out, {axis}, true))};
                     });
 }
@@ -204,13 +242,21 @@ Variable<T> softmax(const Variable<T>& x, std::int64_t axis) {
 template <class T>
 Variable<T> log_softmax(const Variable<T>& x, std::int64_t axis) {
   const std::size_t a = normalize_axis("log_softmax", axis, x.shape());
-  const std::vector<std::size_t> ax{a};
-  // (x - m) - log(sum(exp(x - m))) rather than x - logsumexp(x): the shifted values are
-  // small, so nothing is lost to rounding at |x| ~ 1000 (in float, an ulp there is 6e-5)
-  xt::xarray<T> shifted = kernels::map2<T>("log_softmax", x.value(), stable_shift(x.value(), ax), std::minus<T>());
-  xt::xarray<T> log_s = kernels::sum(kernels::map<T>(shifted, [](T v) { return std::exp(v); }), ax, true);
-  for (auto& v : log_s) v = std::log(v);
-  return make_op<T>("log_softmax", kernels::map2<T>("log_softmax", shifted, log_s, std::minus<T>()), {x},
+  xt::xarray<T> value;
+  if (a + 1 == x.dim()) {  // the last axis: contiguous rows
+    value = xt::empty<T>(x.shape());
+    const std::size_t n = x.shape()[a];
+    if (n > 0) kernels::log_softmax_rows(x.value().data(), value.data(), x.numel() / n, n);
+  } else {
+    const std::vector<std::size_t> ax{a};
+    // (x - m) - log(sum(exp(x - m))) rather than x - logsumexp(x): the shifted values are
+    // small, so nothing is lost to rounding at |x| ~ 1000 (in float, an ulp there is 6e-5)
+    xt::xarray<T> shifted = kernels::map2<T>("log_softmax", x.value(), stable_shift(x.value(), ax), std::minus<T>());
+    xt::xarray<T> log_s = kernels::sum(kernels::map<T>(shifted, [](T v) { return std::exp(v); }), ax, true);
+    for (auto& v : log_s) v = std::log(v);
+    value = kernels::map2<T>("log_softmax", shifted, log_s, std::minus<T>());
+  }
+  return make_op<T>("log_softmax", std::move(value), {x},
                     [axis](const GradContext<T>& c) -> Grads<T> {
                       return {c.grad - exp(c.out) * sum(c.grad, {axis}, true)};
                     });

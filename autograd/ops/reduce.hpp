@@ -21,4 +21,10 @@ template <class T> Variable<T> softmax(const Variable<T>& x, std::int64_t axis =
 /// x - logsumexp(x) along axis.
 template <class T> Variable<T> log_softmax(const Variable<T>& x, std::int64_t axis = -1);
 
+/// The derivative of softmax along the last axis as one op: out * (g - sum(g * out, -1)),
+/// for g and out of one shape. Its own derivatives are softmax_backward again (in g) and
+/// u (g - s) - g sum(u out) (in out), so softmax differentiates to any order.
+template <class T>
+Variable<T> softmax_backward(const Variable<T>& g, const Variable<T>& out);
+
 }  // namespace tg

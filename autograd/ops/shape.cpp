@@ -2,6 +2,7 @@
 // (Selection ops — narrow, gather, concat, ... — are in select.cpp.)
 #include "shape.hpp"
 
+#include <algorithm>
 #include <numeric>
 
 #include <xtensor/xmanipulation.hpp>
@@ -25,6 +26,13 @@ Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b) {
     out[i] = da == 1 ? db : da;
   }
   return out;
+}
+
+bool broadcastable_to(const Shape& shape, const Shape& target) {
+  if (shape.size() > target.size()) return false;
+  for (std::size_t i = 1; i <= shape.size(); ++i)
+    if (shape[shape.size() - i] != 1 && shape[shape.size() - i] != target[target.size() - i]) return false;
+  return true;
 }
 
 namespace {
@@ -110,21 +118,67 @@ Variable<T> sum_to(const Variable<T>& x, const Shape& shape) {
 }
 
 namespace {
+/// x with its axes in the order perm, as blocked copies. Output axes that stay neighbours in x
+/// are merged first, so [B,L,H,E] -> [B,H,L,E] is a walk over runs of E contiguous numbers;
+/// when the output's last axis is strided in x, each 2-D slab (the axis contiguous in x by the
+/// output's last axis) is copied in 16x16 tiles, so reads and writes both stay in cache lines.
+/// (xt::transpose took ~3 ns per element beyond 2-D; a 1024^2 transpose 2.7 ms vs 0.5 ms.)
 template <class T>
 xt::xarray<T> permuted(const xt::xarray<T>& x, const std::vector<std::size_t>& perm) {
-  if (x.dimension() == 2 && perm[0] == 1) {  // blocked 2-D transpose: ~5x faster than xt::transpose
-    const std::size_t r = x.shape()[0], c = x.shape()[1];
-    xt::xarray<T> out = xt::empty<T>(Shape{c, r});
-    const T* src = x.data();
-    T* dst = out.data();
-    constexpr std::size_t B = 16;
-    for (std::size_t i0 = 0; i0 < r; i0 += B)
-      for (std::size_t j0 = 0; j0 < c; j0 += B)
-        for (std::size_t i = i0; i < std::min(i0 + B, r); ++i)
-          for (std::size_t j = j0; j < std::min(j0 + B, c); ++j) dst[j * r + i] = src[i * c + j];
+  const std::size_t nd = perm.size();
+  Shape out_shape(nd);
+  std::vector<std::size_t> in_stride(x.dimension());
+  for (std::size_t i = x.dimension(), st = 1; i-- > 0; st *= x.shape()[i]) in_stride[i] = st;
+  for (std::size_t i = 0; i < nd; ++i) out_shape[i] = x.shape()[perm[i]];
+  xt::xarray<T> out = xt::empty<T>(out_shape);
+  if (out.size() == 0) return out;
+  // merged output axes (size, stride in x), size-1 axes dropped
+  std::vector<std::size_t> size, stride;
+  for (std::size_t i = 0; i < nd; ++i) {
+    const std::size_t n = out_shape[i], st = in_stride[perm[i]];
+    if (n == 1) continue;
+    if (!size.empty() && stride.back() == st * n) {
+      size.back() *= n;
+      stride.back() = st;
+    } else {
+      size.push_back(n);
+      stride.push_back(st);
+    }
+  }
+  const T* src = x.data();
+  T* dst = out.data();
+  if (size.empty()) {
+    dst[0] = src[0];
     return out;
   }
-  return xt::xarray<T>(xt::transpose(x, perm));
+  const std::size_t m = size.size();
+  std::vector<std::size_t> out_stride(m);
+  for (std::size_t i = m, st = 1; i-- > 0; st *= size[i]) out_stride[i] = st;
+  if (stride[m - 1] == 1) {  // the last axis stays contiguous: copy runs
+    const std::size_t run = size[m - 1], rows = out.size() / run;
+    kernels::Odometer<1> walk({size.data(), m - 1}, {{{stride.data(), m - 1}}});
+    for (std::size_t r = 0; r < rows; ++r, walk.next()) std::copy_n(src + walk.offset(0), run, dst + r * run);
+    return out;
+  }
+  // the axis j contiguous in x (stride 1) and the output's last axis form 2-D slabs
+  const std::size_t j = static_cast<std::size_t>(std::find(stride.begin(), stride.end(), 1) - stride.begin());
+  const std::size_t rows = size[j], cols = size[m - 1];
+  const std::size_t col_step = stride[m - 1], row_step = out_stride[j];
+  std::vector<std::size_t> outer_size, outer_in, outer_out;
+  for (std::size_t i = 0; i + 1 < m; ++i)
+    if (i != j) outer_size.push_back(size[i]), outer_in.push_back(stride[i]), outer_out.push_back(out_stride[i]);
+  const std::size_t slabs = out.size() / (rows * cols);
+  kernels::Odometer<2> walk({outer_size.data(), outer_size.size()}, {{outer_in, outer_out}});
+  constexpr std::size_t B = 16;
+  for (std::size_t s = 0; s < slabs; ++s, walk.next()) {
+    const T* in = src + walk.offset(0);
+    T* o = dst + walk.offset(1);
+    for (std::size_t i0 = 0; i0 < rows; i0 += B)
+      for (std::size_t c0 = 0; c0 < cols; c0 += B)
+        for (std::size_t i = i0; i < std::min(i0 + B, rows); ++i)
+          for (std::size_t c = c0; c < std::min(c0 + B, cols); ++c) o[i * row_step + c] = in[i + c * col_step];
+  }
+  return out;
 }
 }  // namespace
 

@@ -1,0 +1,60 @@
+#pragma once
+// Softmax and log-softmax along contiguous rows (the last axis): one pass for the max, one for
+// exp and the sum (vectorised through libmvec, vector_math.hpp), one to scale. The general
+// axis form goes through broadcast arrays of maxima and sums, three temporaries and five
+// passes: [64,128,128] floats took 2.1 ms forward that way.
+// Internal to the library (not installed).
+#include <cmath>
+#include <cstddef>
+#include <limits>
+
+#include "vector_math.hpp"
+
+namespace tg::kernels {
+
+/// The shift that keeps exp(x - m) in range: the row's max, or 0 when that is not finite (a
+/// row of -inf stays -inf, so its exp is 0; +inf gives inf/inf = NaN, as PyTorch).
+template <class T>
+T row_shift(const T* x, std::size_t n) {
+  T m = -std::numeric_limits<T>::infinity();
+#pragma omp simd reduction(max : m)
+  for (std::size_t i = 0; i < n; ++i) m = x[i] > m ? x[i] : m;
+  return std::isfinite(m) ? m : T(0);
+}
+
+/// out = softmax of each of `rows` rows of length n. A row whose exponentials sum to 0 (every
+/// entry -inf, e.g. every key masked) is all 0 when `empty_rows_to_zero` (attention's
+/// convention), else 0/0 = NaN (softmax's, as PyTorch). A NaN anywhere in a row makes the row NaN.
+template <class T>
+void softmax_rows(const T* x, T* out, std::size_t rows, std::size_t n, bool empty_rows_to_zero) {
+  for (std::size_t r = 0; r < rows; ++r, x += n, out += n) {
+    const T m = row_shift(x, n);
+    T s = 0;
+#pragma omp simd reduction(+ : s)
+    for (std::size_t i = 0; i < n; ++i) {
+      const T e = std::exp(x[i] - m);
+      out[i] = e;
+      s += e;
+    }
+    const T scale = (empty_rows_to_zero && s == T(0)) ? T(0) : T(1) / s;
+#pragma omp simd
+    for (std::size_t i = 0; i < n; ++i) out[i] *= scale;
+  }
+}
+
+/// out = log_softmax of each row: (x - m) - log(sum(exp(x - m))), in that order: the shifted
+/// values are small, so nothing is lost to rounding at |x| ~ 1000 (x - logsumexp would).
+template <class T>
+void log_softmax_rows(const T* x, T* out, std::size_t rows, std::size_t n) {
+  for (std::size_t r = 0; r < rows; ++r, x += n, out += n) {
+    const T m = row_shift(x, n);
+    T s = 0;
+#pragma omp simd reduction(+ : s)
+    for (std::size_t i = 0; i < n; ++i) s += std::exp(x[i] - m);
+    const T log_s = std::log(s);
+#pragma omp simd
+    for (std::size_t i = 0; i < n; ++i) out[i] = (x[i] - m) - log_s;
+  }
+}
+
+}  // namespace tg::kernels

@@ -1,0 +1,140 @@
+// The primitives of multi-head attention: per-head GEMMs on column blocks (leading dimensions,
+// no copies), the masked softmax, and softmax's derivative as one pass.
+#include "attention.hpp"
+
+#include <algorithm>
+#include <functional>
+#include <cmath>
+#include <limits>
+
+#include "../kernels/gemm.hpp"
+#include "../kernels/loops.hpp"
+#include "../kernels/softmax_rows.hpp"
+#include "reduce.hpp"
+#include "shape.hpp"
+#include "ops.def"
+#include "../detail/shape_ops.hpp"
+
+namespace tg {
+
+namespace {
+
+/// B, rows and D of a [B, rows, D] operand whose D splits into `heads` blocks.
+struct HeadView {
+  std::size_t batch, rows, width;
+};
+
+template <class T>
+HeadView head_view(const char* op, const char* role, const Variable<T>& x, std::size_t heads) {
+  TG_CHECK(x.dim() == 3, op, std::string(role) + " " + shape_str(x.shape()) + " must be [batch, length, features]");
+  TG_CHECK(heads > 0 && x.shape()[2] % heads == 0, op,
+           std::string(role) + " " + shape_str(x.shape()) + ": its " + std::to_string(x.shape()[2]) +
+               " features do not split into " + std::to_string(heads) + " heads");
+  return {x.shape()[0], x.shape()[1], x.shape()[2]};
+}
+
+template <class T>
+xt::xarray<T> head_scores_value(const Variable<T>& x, const Variable<T>& y, std::size_t heads, T scale) {
+  const HeadView vx = head_view("head_scores", "x", x, heads);
+  const HeadView vy = head_view("head_scores", "y", y, heads);
+  TG_CHECK(vx.batch == vy.batch && vx.width == vy.width, "head_scores",
+           "x " + shape_str(x.shape()) + " and y " + shape_str(y.shape()) + " differ in batch or features");
+  const std::size_t e = vx.width / heads, l = vx.rows, s = vy.rows;
+  xt::xarray<T> out = xt::empty<T>(Shape{vx.batch, heads, l, s});
+  if (out.size() == 0) return out;
+  const T* px = x.value().data();
+  const T* py = y.value().data();
+  for (std::size_t b = 0; b < vx.batch; ++b)
+    for (std::size_t h = 0; h < heads; ++h) {
+      T* o = out.data() + (b * heads + h) * l * s;
+      if (e == 0) std::fill_n(o, l * s, T(0));
+      else kernels::gemm(false, true, l, s, e, scale, px + b * l * vx.width + h * e, vx.width,
+                         py + b * s * vx.width + h * e, vx.width, T(0), o, s);
+    }
+  return out;
+}
+
+template <class T>
+xt::xarray<T> head_mix_value(const Variable<T>& a, const Variable<T>& v, std::size_t heads, bool ta, T scale) {
+  const HeadView vv = head_view("head_mix", "v", v, heads);
+  TG_CHECK(a.dim() == 4 && a.shape()[0] == vv.batch && a.shape()[1] == heads, "head_mix",
+           "weights " + shape_str(a.shape()) + " must be [batch " + std::to_string(vv.batch) + ", heads " +
+               std::to_string(heads) + ", L, S] for values " + shape_str(v.shape()));
+  const std::size_t r = a.shape()[2], c = a.shape()[3];
+  const std::size_t l = ta ? c : r, s = ta ? r : c;
+  TG_CHECK(s == vv.rows, "head_mix",
+           "weights " + shape_str(a.shape()) + (ta ? "^T" : "") + " cover " + std::to_string(s) + " keys, values " +
+               shape_str(v.shape()) + " hold " + std::to_string(vv.rows));
+  const std::size_t d = vv.width, e = d / heads;
+  xt::xarray<T> out = xt::empty<T>(Shape{vv.batch, l, d});
+  if (out.size() == 0) return out;
+  if (s == 0) {
+    std::fill(out.begin(), out.end(), T(0));
+    return out;
+  }
+  const T* pa = a.value().data();
+  const T* pv = v.value().data();
+  for (std::size_t b = 0; b < vv.batch; ++b)
+    for (std::size_t h = 0; h < heads; ++h)
+      kernels::gemm(ta, false, l, e, s, scale, pa + (b * heads + h) * r * c, c, pv + b * s * d + h * e, d, T(0),
+                    out.data() + b * l * d + h * e, d);
+  return out;
+}
+
+}  // namespace
+
+/// d/dx = scale g y (per head), d/dy = scale g^T x: both head_mix.
+template <class T>
+Variable<T> head_scores(const Variable<T>& x, const Variable<T>& y, std::size_t heads, Scalar<T> scale) {
+  return make_op<T>("head_scores", head_scores_value(x, y, heads, scale), {x, y},
+                    [heads, scale](const GradContext<T>& c) -> Grads<T> {
+                      Variable<T> gx, gy;
+                      if (c.needs(0)) gx = head_mix(c.grad, c.in[1], heads, false, scale);
+                      if (c.needs(1)) gy = head_mix(c.grad, c.in[0], heads, true, scale);
+                      return {gx, gy};
+                    });
+}
+
+/// With A = op(a): dA = scale g v^T (head_scores of g and v; of v and g for the transpose),
+/// dv = scale A^T g (head_mix with the flag flipped).
+template <class T>
+Variable<T> head_mix(const Variable<T>& a, const Variable<T>& v, std::size_t heads, bool transpose_a, Scalar<T> scale) {
+  return make_op<T>("head_mix", head_mix_value(a, v, heads, transpose_a, scale), {a, v},
+                    [heads, transpose_a, scale](const GradContext<T>& c) -> Grads<T> {
+                      Variable<T> ga, gv;
+                      if (c.needs(0))
+                        ga = transpose_a ? head_scores(c.in[1], c.grad, heads, scale) : head_scores(c.grad, c.in[1], heads, scale);
+                      if (c.needs(1)) gv = head_mix(c.in[0], c.grad, heads, !transpose_a, scale);
+                      return {ga, gv};
+                    });
+}
+
+template <class T>
+Variable<T> attention_softmax(const Variable<T>& scores, const Variable<T>& mask) {
+  TG_CHECK(scores.dim() >= 1, "attention_softmax", "scores " + shape_str(scores.shape()) + " need a last axis");
+  const bool masked = mask.defined();
+  if (masked)
+    TG_CHECK(broadcastable_to(mask.shape(), scores.shape()), "attention_softmax",
+             "mask " + shape_str(mask.shape()) + " does not broadcast to the scores " + shape_str(scores.shape()));
+  xt::xarray<T> value = xt::empty<T>(scores.shape());
+  const std::size_t n = scores.shape().back();
+  if (n > 0 && value.size() > 0) {
+    if (masked) {
+      const xt::xarray<T> sum = kernels::map2<T>("attention_softmax", scores.value(), mask.value(), std::plus<T>());
+      kernels::softmax_rows(sum.data(), value.data(), value.size() / n, n, true);
+    } else {
+      kernels::softmax_rows(scores.value().data(), value.data(), value.size() / n, n, true);
+    }
+  }
+  auto derivative = [](const GradContext<T>& c) -> Grads<T> {
+    Variable<T> g = softmax_backward(c.grad, c.out);
+    if (c.in.size() == 1) return {g};
+    return {g, c.needs(1) ? detail::sum_to_or_same(g, c.in[1].shape()) : Variable<T>()};
+  };
+  if (masked) return make_op<T>("attention_softmax", std::move(value), {scores, mask}, derivative);
+  return make_op<T>("attention_softmax", std::move(value), {scores}, derivative);
+}
+
+TG_INSTANTIATE_OPS(TG_ATTENTION_OPS)
+
+}  // namespace tg

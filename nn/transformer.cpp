@@ -1,0 +1,272 @@
+// Positional encodings and transformer layers, composed of MultiheadAttention, Linear,
+// LayerNorm and Dropout exactly as torch.nn's (post-norm or pre-norm residual blocks).
+#include "transformer.hpp"
+
+#include <cmath>
+#include <sstream>
+
+#include "../autograd/ops/elementwise.hpp"
+#include "../autograd/ops/select.hpp"
+#include "../autograd/ops/shape.hpp"
+#include "init.hpp"
+
+namespace tg::nn {
+
+namespace {
+/// The first L rows of a [max_len, D] table, shaped to add to x ([B, L, D] or [L, B, D]).
+template <class T>
+Variable<T> positions_for(const char* op, const Variable<T>& table, const Variable<T>& x, bool batch_first) {
+  const std::size_t max_len = table.shape()[0], d = table.shape()[1];
+  TG_CHECK(x.dim() == 3 && x.shape()[2] == d, op,
+           "input " + shape_str(x.shape()) + " must be [" + (batch_first ? "B, L, " : "L, B, ") + std::to_string(d) + "]");
+  const std::size_t l = x.shape()[batch_first ? 1 : 0];
+  TG_CHECK(l <= max_len, op, "input " + shape_str(x.shape()) + " has " + std::to_string(l) + " positions, max_len is " + std::to_string(max_len));
+  Variable<T> rows = l == max_len ? table : narrow(table, 0, 0, static_cast<std::int64_t>(l));
+  return batch_first ? rows : unsqueeze(rows, 1);
+}
+
+template <class T>
+std::string encoding_repr(std::size_t max_len, std::size_t d, const PositionalEncodingOptions& o) {
+  std::ostringstream os;
+  os << "max_len=" << max_len << ", d_model=" << d << ", dropout=" << o.dropout << (o.batch_first ? ", batch_first=true" : "");
+  return os.str();
+}
+}  // namespace
+
+template <class T>
+SinusoidalPositionalEncoding<T>::SinusoidalPositionalEncoding(std::size_t d_model, std::size_t max_len,
+                                                              PositionalEncodingOptions options)
+    : d_model_(d_model), max_len_(max_len), options_(options) {
+  TG_CHECK(d_model > 0 && max_len > 0, "SinusoidalPositionalEncoding",
+           "d_model and max_len must be positive, got " + std::to_string(d_model) + " and " + std::to_string(max_len));
+  TG_CHECK(options.dropout >= 0 && options.dropout <= 1, "SinusoidalPositionalEncoding",
+           "dropout must be in [0, 1], got " + number_str(options.dropout));
+  xt::xarray<T> table = xt::empty<T>(Shape{max_len, d_model});
+  for (std::size_t pos = 0; pos < max_len; ++pos)
+    for (std::size_t i = 0; i < d_model; ++i) {
+      const double angle = static_cast<double>(pos) * std::exp(-std::log(10000.0) * static_cast<double>(i - i % 2) / static_cast<double>(d_model));
+      table(pos, i) = static_cast<T>(i % 2 == 0 ? std::sin(angle) : std::cos(angle));
+    }
+  pe = this->register_buffer("pe", Variable<T>(std::move(table)));
+}
+
+template <class T>
+Variable<T> SinusoidalPositionalEncoding<T>::forward(const Variable<T>& x) {
+  Variable<T> y = x + positions_for("SinusoidalPositionalEncoding", pe, x, options_.batch_first);
+  return nn::dropout(y, options_.dropout, this->is_training());
+}
+
+template <class T>
+std::string SinusoidalPositionalEncoding<T>::extra_repr() const {
+  return encoding_repr<T>(max_len_, d_model_, options_);
+}
+
+template <class T>
+LearnedPositionalEncoding<T>::LearnedPositionalEncoding(std::size_t max_len, std::size_t d_model, PositionalEncodingOptions options)
+    : max_len_(max_len), d_model_(d_model), options_(options) {
+  TG_CHECK(d_model > 0 && max_len > 0, "LearnedPositionalEncoding",
+           "d_model and max_len must be positive, got " + std::to_string(d_model) + " and " + std::to_string(max_len));
+  TG_CHECK(options.dropout >= 0 && options.dropout <= 1, "LearnedPositionalEncoding",
+           "dropout must be in [0, 1], got " + number_str(options.dropout));
+  weight = this->register_parameter("weight", zeros<T>({max_len, d_model}));
+  init::normal_(weight, 0, 0.02);
+}
+
+template <class T>
+Variable<T> LearnedPositionalEncoding<T>::forward(const Variable<T>& x) {
+  Variable<T> y = x + positions_for("LearnedPositionalEncoding", weight, x, options_.batch_first);
+  return nn::dropout(y, options_.dropout, this->is_training());
+}
+
+template <class T>
+std::string LearnedPositionalEncoding<T>::extra_repr() const {
+  return encoding_repr<T>(max_len_, d_model_, options_);
+}
+
+// ---- layers --------------------------------------------------------------------------------------
+
+namespace {
+template <class T>
+std::string layer_repr(const TransformerLayerOptions& o) {
+  std::ostringstream os;
+  os << "dim_feedforward=" << o.dim_feedforward << ", dropout=" << o.dropout
+     << ", activation=" << (o.activation == Activation::gelu ? "gelu" : o.activation == Activation::relu ? "relu" : "other")
+     << (o.norm_first ? ", norm_first=true" : "") << (o.batch_first ? ", batch_first=true" : "");
+  return os.str();
+}
+
+void check_layer(const char* op, std::size_t d_model, std::size_t nhead, const TransformerLayerOptions& o) {
+  TG_CHECK(d_model > 0 && nhead > 0 && o.dim_feedforward > 0, op,
+           "d_model, nhead and dim_feedforward must be positive, got " + std::to_string(d_model) + ", " +
+               std::to_string(nhead) + " and " + std::to_string(o.dim_feedforward));
+  TG_CHECK(o.dropout >= 0 && o.dropout < 1, op, "dropout must be in [0, 1), got " + number_str(o.dropout));
+}
+}  // namespace
+
+template <class T>
+TransformerEncoderLayer<T>::TransformerEncoderLayer(std::size_t d_model, std::size_t nhead, TransformerLayerOptions options)
+    : options_(options) {
+  check_layer("TransformerEncoderLayer", d_model, nhead, options);
+  self_attn = this->register_module("self_attn", std::make_shared<MultiheadAttention<T>>(
+      d_model, nhead, MultiheadAttentionOptions{.dropout = options.dropout, .bias = options.bias, .batch_first = options.batch_first}));
+  linear1 = this->register_module("linear1", std::make_shared<Linear<T>>(d_model, options.dim_feedforward, LinearOptions{options.bias}));
+  dropout = this->register_module("dropout", std::make_shared<Dropout<T>>(options.dropout));
+  linear2 = this->register_module("linear2", std::make_shared<Linear<T>>(options.dim_feedforward, d_model, LinearOptions{options.bias}));
+  const LayerNormOptions norm{.eps = options.layer_norm_eps};
+  norm1 = this->register_module("norm1", std::make_shared<LayerNorm<T>>(d_model, norm));
+  norm2 = this->register_module("norm2", std::make_shared<LayerNorm<T>>(d_model, norm));
+  dropout1 = this->register_module("dropout1", std::make_shared<Dropout<T>>(options.dropout));
+  dropout2 = this->register_module("dropout2", std::make_shared<Dropout<T>>(options.dropout));
+  activation_ = make_activation<T>(options.activation);
+}
+
+template <class T>
+Variable<T> TransformerEncoderLayer<T>::feed_forward(const Variable<T>& x) {
+  Variable<T> h = linear1->forward(x);
+  if (activation_) h = activation_->forward(h);
+  return dropout2->forward(linear2->forward(dropout->forward(h)));
+}
+
+template <class T>
+Variable<T> TransformerEncoderLayer<T>::forward(const Variable<T>& src, const EncoderArgs<T>& args) {
+  const auto self_block = [&](const Variable<T>& x) {
+    MultiheadAttentionArgs<T> a{.key_padding_mask = args.src_key_padding_mask,
+                                .key_padding_mask_type = args.src_key_padding_mask_type,
+                                .attn_mask = args.src_mask,
+                                .attn_mask_type = args.src_mask_type,
+                                .need_weights = false,
+                                .average_attn_weights = true,
+                                .is_causal = args.is_causal};
+    return dropout1->forward(self_attn->forward(x, x, x, a).output);
+  };
+  if (options_.norm_first) {
+    Variable<T> x = src + self_block(norm1->forward(src));
+    return x + feed_forward(norm2->forward(x));
+  }
+  Variable<T> x = norm1->forward(src + self_block(src));
+  return norm2->forward(x + feed_forward(x));
+}
+
+template <class T>
+std::string TransformerEncoderLayer<T>::extra_repr() const {
+  return layer_repr<T>(options_);
+}
+
+template <class T>
+TransformerDecoderLayer<T>::TransformerDecoderLayer(std::size_t d_model, std::size_t nhead, TransformerLayerOptions options)
+    : options_(options) {
+  check_layer("TransformerDecoderLayer", d_model, nhead, options);
+  const MultiheadAttentionOptions attention{.dropout = options.dropout, .bias = options.bias, .batch_first = options.batch_first};
+  self_attn = this->register_module("self_attn", std::make_shared<MultiheadAttention<T>>(d_model, nhead, attention));
+  multihead_attn = this->register_module("multihead_attn", std::make_shared<MultiheadAttention<T>>(d_model, nhead, attention));
+  linear1 = this->register_module("linear1", std::make_shared<Linear<T>>(d_model, options.dim_feedforward, LinearOptions{options.bias}));
+  dropout = this->register_module("dropout", std::make_shared<Dropout<T>>(options.dropout));
+  linear2 = this->register_module("linear2", std::make_shared<Linear<T>>(options.dim_feedforward, d_model, LinearOptions{options.bias}));
+  const LayerNormOptions norm{.eps = options.layer_norm_eps};
+  norm1 = this->register_module("norm1", std::make_shared<LayerNorm<T>>(d_model, norm));
+  norm2 = this->register_module("norm2", std::make_shared<LayerNorm<T>>(d_model, norm));
+  norm3 = this->register_module("norm3", std::make_shared<LayerNorm<T>>(d_model, norm));
+  dropout1 = this->register_module("dropout1", std::make_shared<Dropout<T>>(options.dropout));
+  dropout2 = this->register_module("dropout2", std::make_shared<Dropout<T>>(options.dropout));
+  dropout3 = this->register_module("dropout3", std::make_shared<Dropout<T>>(options.dropout));
+  activation_ = make_activation<T>(options.activation);
+}
+
+template <class T>
+Variable<T> TransformerDecoderLayer<T>::self_block(const Variable<T>& x, const DecoderArgs<T>& args) {
+  MultiheadAttentionArgs<T> a{.key_padding_mask = args.tgt_key_padding_mask,
+                              .key_padding_mask_type = args.key_padding_mask_type,
+                              .attn_mask = args.tgt_mask,
+                              .attn_mask_type = args.tgt_mask_type,
+                              .need_weights = false,
+                              .average_attn_weights = true,
+                              .is_causal = args.tgt_is_causal};
+  return dropout1->forward(self_attn->forward(x, x, x, a).output);
+}
+
+template <class T>
+Variable<T> TransformerDecoderLayer<T>::cross_block(const Variable<T>& x, const Variable<T>& memory, const DecoderArgs<T>& args) {
+  MultiheadAttentionArgs<T> a{.key_padding_mask = args.memory_key_padding_mask,
+                              .key_padding_mask_type = args.key_padding_mask_type,
+                              .attn_mask = args.memory_mask,
+                              .attn_mask_type = args.memory_mask_type,
+                              .need_weights = false,
+                              .average_attn_weights = true,
+                              .is_causal = args.memory_is_causal};
+  return dropout2->forward(multihead_attn->forward(x, memory, memory, a).output);
+}
+
+template <class T>
+Variable<T> TransformerDecoderLayer<T>::feed_forward(const Variable<T>& x) {
+  Variable<T> h = linear1->forward(x);
+  if (activation_) h = activation_->forward(h);
+  return dropout3->forward(linear2->forward(dropout->forward(h)));
+}
+
+template <class T>
+Variable<T> TransformerDecoderLayer<T>::forward(const Variable<T>& tgt, const Variable<T>& memory, const DecoderArgs<T>& args) {
+  if (options_.norm_first) {
+    Variable<T> x = tgt + self_block(norm1->forward(tgt), args);
+    x = x + cross_block(norm2->forward(x), memory, args);
+    return x + feed_forward(norm3->forward(x));
+  }
+  Variable<T> x = norm1->forward(tgt + self_block(tgt, args));
+  x = norm2->forward(x + cross_block(x, memory, args));
+  return norm3->forward(x + feed_forward(x));
+}
+
+template <class T>
+std::string TransformerDecoderLayer<T>::extra_repr() const {
+  return layer_repr<T>(options_);
+}
+
+// ---- stacks --------------------------------------------------------------------------------------
+
+template <class T>
+TransformerEncoder<T>::TransformerEncoder(std::size_t d_model, std::size_t nhead, std::size_t num_layers,
+                                          TransformerLayerOptions options, bool final_norm) {
+  TG_CHECK(num_layers > 0, "TransformerEncoder", "num_layers must be positive");
+  auto list = this->register_module("layers", std::make_shared<LayerList<T>>());
+  for (std::size_t i = 0; i < num_layers; ++i)
+    layers.push_back(list->register_module(std::to_string(i), std::make_shared<TransformerEncoderLayer<T>>(d_model, nhead, options)));
+  if (final_norm)
+    norm = this->register_module("norm", std::make_shared<LayerNorm<T>>(d_model, LayerNormOptions{.eps = options.layer_norm_eps}));
+}
+
+template <class T>
+Variable<T> TransformerEncoder<T>::forward(const Variable<T>& src, const EncoderArgs<T>& args) {
+  Variable<T> x = src;
+  for (auto& layer : layers) x = layer->forward(x, args);
+  return norm ? norm->forward(x) : x;
+}
+
+template <class T>
+TransformerDecoder<T>::TransformerDecoder(std::size_t d_model, std::size_t nhead, std::size_t num_layers,
+                                          TransformerLayerOptions options, bool final_norm) {
+  TG_CHECK(num_layers > 0, "TransformerDecoder", "num_layers must be positive");
+  auto list = this->register_module("layers", std::make_shared<LayerList<T>>());
+  for (std::size_t i = 0; i < num_layers; ++i)
+    layers.push_back(list->register_module(std::to_string(i), std::make_shared<TransformerDecoderLayer<T>>(d_model, nhead, options)));
+  if (final_norm)
+    norm = this->register_module("norm", std::make_shared<LayerNorm<T>>(d_model, LayerNormOptions{.eps = options.layer_norm_eps}));
+}
+
+template <class T>
+Variable<T> TransformerDecoder<T>::forward(const Variable<T>& tgt, const Variable<T>& memory, const DecoderArgs<T>& args) {
+  Variable<T> x = tgt;
+  for (auto& layer : layers) x = layer->forward(x, memory, args);
+  return norm ? norm->forward(x) : x;
+}
+
+#define TG_NN_TRANSFORMER_INSTANTIATE(T)          \
+  template class SinusoidalPositionalEncoding<T>; \
+  template class LearnedPositionalEncoding<T>;    \
+  template class TransformerEncoderLayer<T>;      \
+  template class TransformerDecoderLayer<T>;      \
+  template class TransformerEncoder<T>;           \
+  template class TransformerDecoder<T>;
+TG_NN_TRANSFORMER_INSTANTIATE(float)
+TG_NN_TRANSFORMER_INSTANTIATE(double)
+#undef TG_NN_TRANSFORMER_INSTANTIATE
+
+}  // namespace tg::nn
