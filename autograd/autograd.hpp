@@ -10,3 +10,5 @@
 #include "ops/shape.hpp"
 #include "gradcheck.hpp"
 #include "functional.hpp"
+#include "ops/conv.hpp"
+#include "ops/pool.hpp"
