@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""Runs shared/BENCHMARKS.md's workloads for tapegrad and libtorch alternately, each in a process of
+its own, several runs, and prints one table (scripts/bench --compare calls this)."""
+import argparse
+import datetime
+import os
+import platform
+import re
+import subprocess
+import sys
+
+OPENMP_BLAS = "/usr/lib/x86_64-linux-gnu/openblas-openmp"
+# BENCHMARKS.md's tuning: glibc keeps freed memory instead of unmapping it every iteration. Both
+# sides run with it, so neither is charged page faults the other is spared.
+GLIBC_TUNABLES = "glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=1073741824"
+
+
+def side_env(side, threads):
+    env = dict(os.environ)
+    env.update(OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads), GLIBC_TUNABLES=GLIBC_TUNABLES)
+    if side == "libtorch" and os.path.isdir(OPENMP_BLAS):
+        # libtorch's OpenMP pool and a pthread OpenBLAS pool would fight over the cores: give
+        # libtorch the OpenMP build of OpenBLAS (libopenblas0-openmp), as BENCHMARKS.md tunes it.
+        env["LD_LIBRARY_PATH"] = OPENMP_BLAS + ":" + env.get("LD_LIBRARY_PATH", "")
+    return env
+
+
+def parse(line):
+    return dict(field.split("=", 1) for field in line.split()[1:])
+
+
+def listing(program):
+    out = subprocess.run([program, "--list"], check=True, capture_output=True, text=True).stdout
+    return [line.split("\t", 1) for line in out.splitlines() if line]
+
+
+def span(values, fmt="{:.2f}"):
+    lo, hi = min(values), max(values)
+    return fmt.format(lo) if fmt.format(lo) == fmt.format(hi) else fmt.format(lo) + "-" + fmt.format(hi)
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--build", default="build", help="the build folder holding benchmarks/compare/")
+    ap.add_argument("--workloads", default="", help="comma-separated ids (default: all of them)")
+    ap.add_argument("--runs", type=int, default=3, help="alternating runs of every workload (default 3)")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds per process; the median is kept (default 3)")
+    ap.add_argument("--iters", type=int, default=30, help="timed iterations per round (default 30)")
+    ap.add_argument("--warmup", type=int, default=5, help="untimed iterations first (default 5)")
+    ap.add_argument("--threads", type=int, default=2, help="threads for both sides (default 2)")
+    args = ap.parse_args()
+
+    programs = {side: os.path.join(args.build, "benchmarks", "compare", "compare_" + side)
+                for side in ("tapegrad", "libtorch")}
+    sides = [side for side, program in programs.items() if os.access(program, os.X_OK)]
+    if "tapegrad" not in sides:
+        sys.exit(f"compare: {programs['tapegrad']} is not built")
+    if "libtorch" not in sides:
+        print("compare: compare_libtorch is not built (scripts/bench --compare --install builds it); "
+              "tapegrad's side only", file=sys.stderr)
+    described = {}
+    for side in sides:
+        for wid, description in listing(programs[side]):
+            described.setdefault(wid, description)
+    wanted = [w for w in args.workloads.split(",") if w] or list(described)
+    unknown = [w for w in wanted if w not in described]
+    if unknown:
+        sys.exit("compare: unknown workload(s) " + ", ".join(unknown) + "; known: " + ", ".join(described))
+
+    load_before = os.getloadavg()
+    results = {}  # (side, id) -> list of parsed lines, one per run
+    sgemm = {}    # (side, threads, n) -> list of GFLOP/s
+    for run in range(args.runs):
+        order = sides if run % 2 == 0 else sides[::-1]  # neither side always goes first
+        for wid in wanted:
+            for side in order:
+                program = programs[side]
+                if wid not in dict(listing(program)):
+                    continue
+                cmd = [program, "--workload", wid, "--warmup", str(args.warmup), "--iters", str(args.iters),
+                       "--rounds", str(args.rounds)]
+                proc = subprocess.run(cmd, capture_output=True, text=True, env=side_env(side, args.threads))
+                lines = [l for l in proc.stdout.splitlines() if l.startswith("result ")]
+                if proc.returncode != 0 or not lines:
+                    sys.exit(f"compare: {' '.join(cmd)} failed:\n{proc.stdout}{proc.stderr}")
+                results.setdefault((side, wid), []).append(parse(lines[-1]))
+                print(f"run {run + 1}/{args.runs} {side:8s} {wid:10s} {lines[-1]}", file=sys.stderr)
+        for threads in sorted({1, args.threads}):
+            out = subprocess.run([programs["tapegrad"], "--sgemm", "--threads", str(threads)], check=True,
+                                 capture_output=True, text=True, env=side_env("tapegrad", threads)).stdout
+            for line in out.splitlines():
+                if line.startswith("sgemm "):
+                    fields = parse(line)
+                    sgemm.setdefault((int(fields["threads"]), int(fields["n"])), []).append(float(fields["gflops"]))
+                    sgemm.setdefault("core", fields["blas_core"])
+    load_after = os.getloadavg()
+
+    print(f"## Side by side, {datetime.date.today().isoformat()}: {cpu_model()}, {os.cpu_count()} cores")
+    print()
+    cores = {side: results[(side, wanted[0])][0]["blas_core"] for side in sides if (side, wanted[0]) in results}
+    threads = {side: results[(side, wanted[0])][0]["threads"] for side in sides if (side, wanted[0]) in results}
+    print(f"{args.runs} runs, each the median of {args.rounds} rounds of {args.iters} iterations after "
+          f"{args.warmup} warm-up; " + "; ".join(f"{s}: {threads[s]} threads, OpenBLAS core {cores[s]}" for s in cores)
+          + f"; load average {load_before[0]:.2f} before, {load_after[0]:.2f} after.")
+    print()
+    header = "| workload | tapegrad fwd / bwd ms | bwd/fwd |"
+    rule = "|---|---|---|"
+    if "libtorch" in sides:
+        header += " libtorch fwd / bwd ms | bwd/fwd | speed-up | peak RSS above start, MiB (tapegrad / libtorch) |"
+        rule += "---|---|---|---|"
+    else:
+        header += " peak RSS above start, MiB |"
+        rule += "---|"
+    print(header)
+    print(rule)
+    for wid in wanted:
+        row = [f"{wid} {described[wid]}"]
+        per_side = {}
+        for side in sides:
+            runs = results.get((side, wid))
+            if not runs:
+                continue
+            fwd = [float(r["fwd_ms"]) for r in runs]
+            bwd = [float(r["bwd_ms"]) for r in runs]
+            rss = [float(r["peak_rss_mib"]) - float(r["baseline_rss_mib"]) for r in runs]
+            per_side[side] = (fwd, bwd, rss)
+        for side in sides:
+            if side in per_side:
+                fwd, bwd, _ = per_side[side]
+                row += [f"{span(fwd)} / {span(bwd)}", span([b / f for f, b in zip(fwd, bwd)])]
+            else:
+                row += ["-", "-"]
+        if "libtorch" in sides:
+            if len(per_side) == 2:
+                t, l = per_side["tapegrad"], per_side["libtorch"]
+                speedups = [(lf + lb) / (tf + tb) for tf, tb, lf, lb in zip(t[0], t[1], l[0], l[1])]
+                row.append(span(speedups) + "x")
+                row.append(f"{span(t[2], '{:.1f}')} / {span(l[2], '{:.1f}')}")
+            else:
+                row += ["-", "-"]
+        else:
+            row.append(span(per_side["tapegrad"][2], "{:.1f}") if "tapegrad" in per_side else "-")
+        print("| " + " | ".join(row) + " |")
+    print()
+    core = sgemm.pop("core", "?")
+    for threads_used in sorted({t for t, _ in sgemm}):
+        cells = [f"n={n}: {span(v, '{:.0f}')}" for (t, n), v in sorted(sgemm.items()) if t == threads_used]
+        print(f"W7 raw cblas_sgemm GFLOP/s, {threads_used} thread(s), OpenBLAS core {core}: " + ", ".join(cells))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,18 @@
+# Runs every workload compare_tapegrad lists for one iteration (ctest: compare_tapegrad_smoke).
+execute_process(COMMAND ${PROGRAM} --list OUTPUT_VARIABLE listing RESULT_VARIABLE status)
+if(NOT status EQUAL 0)
+  message(FATAL_ERROR "${PROGRAM} --list failed")
+endif()
+string(REPLACE "\n" ";" lines "${listing}")
+foreach(line IN LISTS lines)
+  if(line STREQUAL "")
+    continue()
+  endif()
+  string(REGEX REPLACE "\t.*" "" id "${line}")
+  execute_process(COMMAND ${PROGRAM} --workload ${id} --warmup 0 --iters 1 --rounds 1
+                  OUTPUT_VARIABLE out RESULT_VARIABLE status)
+  if(NOT status EQUAL 0 OR NOT out MATCHES "result side=tapegrad id=${id} fwd_ms=")
+    message(FATAL_ERROR "workload ${id} failed (${status}): ${out}")
+  endif()
+  message(STATUS "${out}")
+endforeach()
