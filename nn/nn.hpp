@@ -11,5 +11,8 @@
 #include "mlp.hpp"
 #include "module.hpp"
 #include "normalization.hpp"
+#include "conv.hpp"
+#include "flatten.hpp"
+#include "pooling.hpp"
 #include "data/data.hpp"
 #include "energy/energy.hpp"
