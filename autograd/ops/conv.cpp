@@ -27,11 +27,14 @@ struct ConvShape {
   std::size_t output_image_size() const { return out_channels * patches.positions(); }
 };
 
-/// Samples per chunk: as many as keep the chunk's column matrix near 4 MiB of floats (one GEMM per
-/// chunk and group instead of one per sample), at least one.
+/// Samples per chunk: as many as keep the chunk's column matrix within 64 Ki elements (one GEMM per
+/// chunk and group instead of one per sample), at least one. The matrix then stays in L2 between
+/// im2col and the GEMM: on W4 (shared/BENCHMARKS.md) chunks of 1 Mi and 4 Mi elements took 15 % and
+/// 25 % more CPU time than this, so only small images (conv1 of W4: 9 samples) share a GEMM.
+constexpr std::size_t chunk_elements = std::size_t(1) << 16;
 std::size_t chunk_samples(const ConvShape& s) {
   const std::size_t per_sample = std::max<std::size_t>(s.patches.rows() * s.patches.positions(), 1);
-  return std::clamp<std::size_t>((std::size_t(1) << 20) / per_sample, 1, std::max<std::size_t>(s.batch, 1));
+  return std::clamp<std::size_t>(chunk_elements / per_sample, 1, std::max<std::size_t>(s.batch, 1));
 }
 
 /// Per-thread scratch reused across calls, so steady-state training allocates no column

@@ -25,6 +25,8 @@ struct AxisWindow {
 struct PoolWindows {
   std::size_t planes = 0, height = 1, width = 1;
   std::vector<AxisWindow> rows, cols;  // H_out and W_out windows
+  bool sliding_cols = false;           // cols[o] starts at o * col_stride - col_pad (not adaptive)
+  std::size_t col_stride = 1, col_pad = 0, col_dilation = 1, col_kernel = 1;
   Shape input_shape, output_shape;
   std::size_t out_plane() const { return rows.size() * cols.size(); }
   std::size_t in_plane() const { return height * width; }
@@ -44,40 +46,88 @@ std::pair<std::size_t, std::size_t> valid_taps(const AxisWindow& w, std::size_t 
   return {first, std::max(first, last)};
 }
 
-/// Maximum and flat argmax of each window; a NaN wins (as PyTorch), ties go to the first tap.
+/// Maximum and flat argmax of each window; a NaN wins (as PyTorch: the last NaN of the window).
+/// The comparison is a select, not a branch: on real data "v > best" is a coin flip the branch
+/// predictor loses (a branchy loop measured 5x slower).
 template <class T>
 std::pair<xt::xarray<T>, IndexArray> max_value(const xt::xarray<T>& x, const PoolWindows& w) {
   xt::xarray<T> out = xt::empty<T>(w.output_shape);
   IndexArray indices = xt::empty<Index>(w.output_shape);
-  std::vector<std::pair<std::size_t, std::size_t>> row_taps, col_taps;
-  for (const auto& r : w.rows) row_taps.push_back(valid_taps(r, w.height));
-  for (const auto& c : w.cols) col_taps.push_back(valid_taps(c, w.width));
+  // per window: the in-image taps' offsets along each axis
+  std::vector<std::vector<std::int64_t>> row_offsets, col_offsets;
+  for (const auto& r : w.rows) {
+    const auto [first, last] = valid_taps(r, w.height);
+    auto& o = row_offsets.emplace_back();
+    for (std::size_t i = first; i < last; ++i) o.push_back((r.start + static_cast<std::int64_t>(i * r.step)) * static_cast<std::int64_t>(w.width));
+  }
+  for (const auto& c : w.cols) {
+    const auto [first, last] = valid_taps(c, w.width);
+    auto& o = col_offsets.emplace_back();
+    for (std::size_t j = first; j < last; ++j) o.push_back(c.start + static_cast<std::int64_t>(j * c.step));
+  }
+  // the output columns whose taps all lie inside the image: a regular, vectorisable loop
+  std::size_t lo = 0, hi = 0;
+  std::vector<std::int32_t> row_index(w.cols.size());
+  if (w.sliding_cols && w.in_plane() < (std::size_t(1) << 31)) {
+    lo = w.cols.size();
+    for (std::size_t o = 0; o < w.cols.size(); ++o)
+      if (col_offsets[o].size() == w.col_kernel) lo = std::min(lo, o), hi = o + 1;
+    if (hi < lo) lo = hi = 0;
+  }
+  const std::size_t out_w = w.cols.size();
   T* po = out.data();
   Index* pi = indices.data();
   for (std::size_t p = 0; p < w.planes; ++p) {
     const T* plane = x.data() + p * w.in_plane();
-    for (std::size_t oh = 0; oh < w.rows.size(); ++oh) {
-      const AxisWindow& rw = w.rows[oh];
-      for (std::size_t ow = 0; ow < w.cols.size(); ++ow, ++po, ++pi) {
-        const AxisWindow& cw = w.cols[ow];
-        T best = -std::numeric_limits<T>::infinity();
-        std::int64_t best_index = -1;
-        for (std::size_t i = row_taps[oh].first; i < row_taps[oh].second; ++i) {
-          const std::int64_t h = rw.start + static_cast<std::int64_t>(i * rw.step);
-          const T* line = plane + h * static_cast<std::int64_t>(w.width);
-          for (std::size_t j = col_taps[ow].first; j < col_taps[ow].second; ++j) {
-            const std::int64_t c = cw.start + static_cast<std::int64_t>(j * cw.step);
-            const T v = line[c];
-            if (best_index < 0 || v > best || std::isnan(v)) {
-              if (best_index >= 0 && std::isnan(best)) continue;
-              best = v;
-              best_index = h * static_cast<std::int64_t>(w.width) + c;
-            }
+    for (const auto& rows : row_offsets) {
+      for (std::size_t ow = 0; ow < out_w; ++ow) {
+        if (ow == lo && hi > lo && !rows.empty()) {  // the interior columns, tap by tap
+          const auto base = static_cast<std::int64_t>(lo * w.col_stride) - static_cast<std::int64_t>(w.col_pad);
+          const std::size_t n = hi - lo, stride = w.col_stride;
+          T* best = po + lo;
+          // 32-bit positions beside 32-bit floats (planes are checked to fit): the selects
+          // below then vectorise as masks, with no branch on "v > best" (a coin flip on real data)
+          std::int32_t* where = row_index.data();
+          for (std::size_t k = 0; k < n; ++k) {
+            where[k] = static_cast<std::int32_t>(rows[0] + base + static_cast<std::int64_t>(k * stride));
+            best[k] = plane[where[k]];
           }
+          for (std::size_t r = 0; r < rows.size(); ++r)
+            for (std::size_t j = (r == 0 ? 1 : 0); j < w.col_kernel; ++j) {
+              const std::int64_t first = rows[r] + base + static_cast<std::int64_t>(j * w.col_dilation);
+              const T* src = plane + first;
+              const auto first32 = static_cast<std::int32_t>(first), stride32 = static_cast<std::int32_t>(stride);
+              for (std::size_t k = 0; k < n; ++k) {
+                const T v = src[k * stride];
+                const bool take = (v > best[k]) | (v != v);  // v != v: NaN
+                best[k] = take ? v : best[k];
+                where[k] = take ? first32 + static_cast<std::int32_t>(k) * stride32 : where[k];
+              }
+            }
+          for (std::size_t k = 0; k < n; ++k) pi[lo + k] = where[k];
+          ow = hi - 1;
+          continue;
         }
-        *po = best;
-        *pi = best_index;
+        const auto& cols = col_offsets[ow];
+        if (rows.empty() || cols.empty()) {  // a dilated window whose taps all fall in the padding
+          po[ow] = -std::numeric_limits<T>::infinity();
+          pi[ow] = -1;
+          continue;
+        }
+        std::int64_t best_index = rows[0] + cols[0];
+        T best = plane[best_index];
+        for (const std::int64_t r : rows)
+          for (const std::int64_t c : cols) {
+            const T v = plane[r + c];
+            const bool take = (v > best) | (v != v);
+            best = take ? v : best;
+            best_index = take ? r + c : best_index;
+          }
+        po[ow] = best;
+        pi[ow] = best_index;
       }
+      po += out_w;
+      pi += out_w;
     }
   }
   return {std::move(out), std::move(indices)};
@@ -95,7 +145,8 @@ Variable<T> plane_scatter(const Variable<T>& g, const SharedIndices& indices, co
   const Index* pi = indices->data();
   for (std::size_t p = 0; p < w->planes; ++p) {
     T* plane = out.data() + p * w->in_plane();
-    for (std::size_t o = 0; o < w->out_plane(); ++o, ++pg, ++pi) plane[*pi] += *pg;
+    for (std::size_t o = 0; o < w->out_plane(); ++o, ++pg, ++pi)
+      if (*pi >= 0) plane[*pi] += *pg;  // -1: a window with no tap inside the input
   }
   return make_op<T>("max_pool_backward", std::move(out), {g}, [indices, w](const GradContext<T>& c) -> Grads<T> {
     return {plane_gather(c.grad, indices, w)};
@@ -110,20 +161,29 @@ Variable<T> plane_gather(const Variable<T>& x, const SharedIndices& indices, con
   const Index* pi = indices->data();
   for (std::size_t p = 0; p < w->planes; ++p) {
     const T* plane = x.value().data() + p * w->in_plane();
-    for (std::size_t o = 0; o < w->out_plane(); ++o, ++po, ++pi) *po = plane[*pi];
+    for (std::size_t o = 0; o < w->out_plane(); ++o, ++po, ++pi) *po = *pi >= 0 ? plane[*pi] : T(0);
   }
   return make_op<T>("max_pool_gather", std::move(out), {x}, [indices, w](const GradContext<T>& c) -> Grads<T> {
     return {plane_scatter(c.grad, indices, w)};
   });
 }
 
+/// The maximum of each window, recorded with its derivative; the argmax positions through `indices`.
 template <class T>
-PoolResult<T> max_pool(const char* op, const Variable<T>& x, const SharedWindows& w) {
+Variable<T> max_pool(const char* op, const Variable<T>& x, const SharedWindows& w, SharedIndices* indices_out = nullptr) {
   auto [value, index_values] = max_value(x.value(), *w);
   auto indices = std::make_shared<const IndexArray>(std::move(index_values));
-  Variable<T> out = make_op<T>(op, std::move(value), {x}, [indices, w](const GradContext<T>& c) -> Grads<T> {
+  if (indices_out) *indices_out = indices;
+  return make_op<T>(op, std::move(value), {x}, [indices, w](const GradContext<T>& c) -> Grads<T> {
     return {plane_scatter(c.grad, indices, w)};
   });
+}
+
+/// max_pool with a copy of the indices for the caller (the shared ones stay with the derivative).
+template <class T>
+PoolResult<T> max_pool_with_indices(const char* op, const Variable<T>& x, const SharedWindows& w) {
+  SharedIndices indices;
+  Variable<T> out = max_pool(op, x, w, &indices);
   return {std::move(out), *indices};
 }
 
@@ -265,6 +325,13 @@ SharedWindows sliding(const char* op, const Shape& input, const SpatialSize<N>& 
     const std::size_t s = stride[a] == 0 ? kernel[a] : stride[a];
     const std::size_t out = pool_out_size(op, shapes, sizes[axis], kernel[a], s, padding[a], dilation[a], ceil_mode);
     *axes[axis] = sliding_windows(sizes[axis], out, kernel[a], s, padding[a], dilation[a], count_include_pad);
+    if (axis == 1) {
+      w.sliding_cols = true;
+      w.col_stride = s;
+      w.col_pad = padding[a];
+      w.col_dilation = dilation[a];
+      w.col_kernel = kernel[a];
+    }
   }
   finish(w, N);
   return std::make_shared<const PoolWindows>(std::move(w));
@@ -285,21 +352,21 @@ SharedWindows adaptive(const char* op, const Shape& input, const Size2& output_s
 
 template <class T>
 PoolResult<T> max_pool1d_with_indices(const Variable<T>& input, const MaxPool1dOptions& o) {
-  return max_pool("max_pool1d", input,
-                  sliding<1>("max_pool1d", input.shape(), o.kernel_size, o.stride, o.padding, o.dilation, o.ceil_mode, true));
+  return max_pool_with_indices("max_pool1d", input,
+                               sliding<1>("max_pool1d", input.shape(), o.kernel_size, o.stride, o.padding, o.dilation, o.ceil_mode, true));
 }
 template <class T>
 PoolResult<T> max_pool2d_with_indices(const Variable<T>& input, const MaxPool2dOptions& o) {
-  return max_pool("max_pool2d", input,
-                  sliding<2>("max_pool2d", input.shape(), o.kernel_size, o.stride, o.padding, o.dilation, o.ceil_mode, true));
+  return max_pool_with_indices("max_pool2d", input,
+                               sliding<2>("max_pool2d", input.shape(), o.kernel_size, o.stride, o.padding, o.dilation, o.ceil_mode, true));
 }
 template <class T>
-Variable<T> max_pool1d(const Variable<T>& input, const MaxPool1dOptions& options) {
-  return max_pool1d_with_indices(input, options).output;
+Variable<T> max_pool1d(const Variable<T>& input, const MaxPool1dOptions& o) {
+  return max_pool("max_pool1d", input, sliding<1>("max_pool1d", input.shape(), o.kernel_size, o.stride, o.padding, o.dilation, o.ceil_mode, true));
 }
 template <class T>
-Variable<T> max_pool2d(const Variable<T>& input, const MaxPool2dOptions& options) {
-  return max_pool2d_with_indices(input, options).output;
+Variable<T> max_pool2d(const Variable<T>& input, const MaxPool2dOptions& o) {
+  return max_pool("max_pool2d", input, sliding<2>("max_pool2d", input.shape(), o.kernel_size, o.stride, o.padding, o.dilation, o.ceil_mode, true));
 }
 template <class T>
 Variable<T> avg_pool1d(const Variable<T>& input, const AvgPool1dOptions& o) {
@@ -317,11 +384,11 @@ Variable<T> adaptive_avg_pool2d(const Variable<T>& input, const Size2& output_si
 }
 template <class T>
 PoolResult<T> adaptive_max_pool2d_with_indices(const Variable<T>& input, const Size2& output_size) {
-  return max_pool("adaptive_max_pool2d", input, adaptive("adaptive_max_pool2d", input.shape(), output_size));
+  return max_pool_with_indices("adaptive_max_pool2d", input, adaptive("adaptive_max_pool2d", input.shape(), output_size));
 }
 template <class T>
 Variable<T> adaptive_max_pool2d(const Variable<T>& input, const Size2& output_size) {
-  return adaptive_max_pool2d_with_indices(input, output_size).output;
+  return max_pool("adaptive_max_pool2d", input, adaptive("adaptive_max_pool2d", input.shape(), output_size));
 }
 
 TG_INSTANTIATE_OPS(TG_POOL_OPS)
