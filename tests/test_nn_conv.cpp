@@ -153,6 +153,14 @@ TEST_CASE("conv layers and BatchNorm2d: gradcheck and gradgradcheck through the 
   };
   CHECK(gradcheck(f, {x, conv->weight, conv->bias, bn->weight, bn->bias, up->weight, up->bias}));
   CHECK(gradgradcheck(f, {x, conv->weight, bn->weight}));
+  // without affine parameters, and in eval mode
+  nn::BatchNorm2d<double> plain(2, {.affine = false});
+  D z = random_input({3, 2, 2, 3});
+  const auto g = [&](const std::vector<D>& v) { return plain(v[0]); };
+  CHECK(gradcheck(g, {z}));
+  CHECK(gradgradcheck(g, {z}));
+  bn->eval();
+  CHECK(gradcheck(f, {x, conv->weight, bn->weight, bn->bias}));
 }
 
 TEST_CASE("conv layers refuse bad settings, naming the layer") {
