@@ -27,11 +27,12 @@ struct ConvShape {
   std::size_t output_image_size() const { return out_channels * patches.positions(); }
 };
 
-/// Samples per chunk: as many as keep the chunk's column matrix within 64 Ki elements (one GEMM per
-/// chunk and group instead of one per sample), at least one. The matrix then stays in L2 between
-/// im2col and the GEMM: on W4 (shared/BENCHMARKS.md) chunks of 1 Mi and 4 Mi elements took 15 % and
-/// 25 % more CPU time than this, so only small images (conv1 of W4: 9 samples) share a GEMM.
-constexpr std::size_t chunk_elements = std::size_t(1) << 16;
+/// Samples per chunk: as many as keep the chunk's column matrix within 256 Ki elements (one GEMM
+/// per chunk and group instead of one per sample), at least one. A compromise measured on W4
+/// (shared/BENCHMARKS.md): smaller chunks stay in L2 and cost the least CPU time (4 Mi-element
+/// chunks took 25 % more), larger ones make fewer, bigger GEMMs whose two OpenBLAS threads meet
+/// less often (one sample per GEMM was 20-40 % slower in wall time with 2 threads).
+constexpr std::size_t chunk_elements = std::size_t(1) << 18;
 std::size_t chunk_samples(const ConvShape& s) {
   const std::size_t per_sample = std::max<std::size_t>(s.patches.rows() * s.patches.positions(), 1);
   return std::clamp<std::size_t>(chunk_elements / per_sample, 1, std::max<std::size_t>(s.batch, 1));
@@ -102,22 +103,43 @@ xt::xarray<T> convolve_value(const ConvShape& s, const T* x, const T* w, const T
   return out;
 }
 
-/// The adjoint of convolve in x (conv_transpose): per sample, cols = W_g^T g_g, then col2im;
-/// plus bias per input channel.
+/// The gradient's samples [n0, n0 + count) laid out as [O, count L]: sample j's [O, L] block at
+/// column j L (the layout of a chunk's GEMM).
+template <class T>
+void gather_chunk(const ConvShape& s, const T* grad, std::size_t n0, std::size_t count, T* out) {
+  const std::size_t L = s.patches.positions(), ld = count * L;
+  for (std::size_t j = 0; j < count; ++j)
+    for (std::size_t o = 0; o < s.out_channels; ++o)
+      std::copy_n(grad + (n0 + j) * s.output_image_size() + o * L, L, out + o * ld + j * L);
+}
+
+/// The adjoint of convolve in x (conv_transpose): per chunk and group, cols = W_g^T g_g (one GEMM),
+/// then col2im per sample; plus bias per input channel.
 template <class T>
 xt::xarray<T> input_grad_value(const ConvShape& s, const T* grad, const T* w, const T* bias) {
   xt::xarray<T> out = xt::zeros<T>(s.input_shape);
   const auto& p = s.patches;
   const std::size_t L = p.positions(), G = s.groups, rows = s.group_rows(), og = s.group_out();
-  const bool identity = p.is_identity();
-  T* cols = identity ? nullptr : scratch<T>(0, p.rows() * L);
-  for (std::size_t n = 0; n < s.batch; ++n) {
-    const T* gn = grad + n * s.output_image_size();
-    T* on = out.data() + n * p.image_size();
-    T* target = identity ? on : cols;  // 1x1: the columns are the image
+  const std::size_t chunk = chunk_samples(s);
+  for (std::size_t n0 = 0; n0 < s.batch; n0 += chunk) {
+    const std::size_t count = std::min(chunk, s.batch - n0), ld = count * L;
+    if (p.is_identity()) {  // 1x1: the columns are the image, one GEMM per sample straight into it
+      for (std::size_t j = 0; j < count; ++j)
+        for (std::size_t g = 0; g < G; ++g)
+          kernels::gemm(true, false, rows, L, og, w + g * og * rows, grad + (n0 + j) * s.output_image_size() + g * og * L,
+                        out.data() + (n0 + j) * p.image_size() + g * rows * L);
+      continue;
+    }
+    const T* gc = grad + n0 * s.output_image_size();
+    if (count > 1) {
+      T* gathered = scratch<T>(1, s.out_channels * ld);
+      gather_chunk(s, grad, n0, count, gathered);
+      gc = gathered;
+    }
+    T* cols = scratch<T>(0, p.rows() * ld);
     for (std::size_t g = 0; g < G; ++g)
-      kernels::gemm(true, false, rows, L, og, w + g * og * rows, gn + g * og * L, target + g * rows * L);
-    if (!identity) kernels::col2im_add(p, cols, on);
+      kernels::gemm(true, false, rows, ld, og, T(1), w + g * og * rows, rows, gc + g * og * ld, ld, T(0), cols + g * rows * ld, ld);
+    for (std::size_t j = 0; j < count; ++j) kernels::col2im_add(p, cols + j * L, out.data() + (n0 + j) * p.image_size(), ld);
   }
   if (bias) {
     const std::size_t plane = p.height * p.width;
@@ -157,11 +179,8 @@ xt::xarray<T> weight_grad_value(const ConvShape& s, const T* x, const T* grad) {
       T* buffer = scratch<T>(0, p.rows() * ld);
       im2col_chunk(s, x, n0, count, buffer);
       cols = buffer;
-      // the gradient's chunk as [O, count L]: sample j's [O, L] block at column j L
       T* gathered = scratch<T>(1, s.out_channels * ld);
-      for (std::size_t j = 0; j < count; ++j)
-        for (std::size_t o = 0; o < s.out_channels; ++o)
-          std::copy_n(grad + (n0 + j) * s.output_image_size() + o * L, L, gathered + o * ld + j * L);
+      gather_chunk(s, grad, n0, count, gathered);
       gc = gathered;
     }
     for (std::size_t g = 0; g < G; ++g)
