@@ -13,3 +13,5 @@
 #include "gradcheck.hpp"
 #include "functional.hpp"
 #include "checkpoint.hpp"
+#include "ops/conv.hpp"
+#include "ops/pool.hpp"

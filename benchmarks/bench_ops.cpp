@@ -371,6 +371,30 @@ void define_workloads() {
   recurrent_workload("W5 LSTM 64-128, seq 50, batch 32", std::make_shared<tg::nn::LSTM<float>>(64, 128), 4);
   recurrent_workload("W5 GRU 64-128, seq 50, batch 32", std::make_shared<tg::nn::GRU<float>>(64, 128), 3);
   recurrent_workload("W5 RNN tanh 64-128, seq 50, batch 32", std::make_shared<tg::nn::RNN<float>>(64, 128), 1);
+  // Convolution and pooling at W4's shapes (im2col + GEMM; the input needs no gradient in conv1,
+  // as in training) and a transposed convolution as a decoder would use it.
+  {
+    const auto conv_flops = [](double n, double out, double positions, double taps) { return 2 * n * out * positions * taps; };
+    Var x1 = randn({64, 1, 28, 28}, false), w1 = randn({32, 1, 3, 3}), b1 = randn({32});
+    add_seeded("conv2d [64,1,28,28] 1->32 k3 p1", 40, {w1, b1}, [x1, w1, b1] { return tg::conv2d(x1, w1, b1, {.padding = 1}); },
+               {64, 32, 28, 28})
+        .flops = conv_flops(64, 32, 28 * 28, 9);
+    Var x2 = randn({64, 32, 14, 14}), w2 = randn({64, 32, 3, 3}), b2 = randn({64});
+    add_seeded("conv2d [64,32,14,14] 32->64 k3 p1", 40, {x2, w2, b2},
+               [x2, w2, b2] { return tg::conv2d(x2, w2, b2, {.padding = 1}); }, {64, 64, 14, 14})
+        .flops = conv_flops(64, 64, 14 * 14, 32 * 9);
+    Var x3 = randn({64, 64, 7, 7}), w3 = randn({64, 32, 2, 2});
+    add_seeded("conv_transpose2d [64,64,7,7] 64->32 k2 s2", 40, {x3, w3},
+               [x3, w3] { return tg::conv_transpose2d(x3, w3, Var(), {.stride = 2}); }, {64, 32, 14, 14})
+        .flops = conv_flops(64, 64, 7 * 7, 32 * 4);
+    Var p = randn({64, 32, 28, 28});
+    add_seeded("max_pool2d [64,32,28,28] k2", 40, {p}, [p] { return tg::max_pool2d(p, {.kernel_size = 2}); }, {64, 32, 14, 14});
+    add_seeded("avg_pool2d [64,32,28,28] k2", 40, {p}, [p] { return tg::avg_pool2d(p, {.kernel_size = 2}); }, {64, 32, 14, 14});
+    auto norm = std::make_shared<tg::nn::BatchNorm2d<float>>(32);
+    std::vector<Var> leaves = norm->parameters();
+    leaves.push_back(p);
+    add_seeded("BatchNorm2d train [64,32,28,28]", 40, leaves, [norm, p] { return (*norm)(p); }, {64, 32, 28, 28});
+  }
   for (int n : {256, 512, 1024}) {
     auto s = std::make_unique<Sgemm>();
     s->n = n;

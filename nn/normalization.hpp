@@ -1,5 +1,5 @@
 #pragma once
-// LayerNorm and BatchNorm1d, written as expressions of ops (mean, variance, affine).
+// LayerNorm, BatchNorm1d and BatchNorm2d, written as expressions of ops (mean, variance, affine).
 #include <cstddef>
 
 #include "module.hpp"
@@ -58,9 +58,30 @@ class BatchNorm1d : public Module<T> {
   BatchNormOptions options_;
 };
 
+/// Batch normalisation of [N, C, H, W] per channel C, over N, H and W; otherwise as BatchNorm1d
+/// (running_mean, running_var, momentum, eval()), as PyTorch's BatchNorm2d.
+template <class T = float>
+class BatchNorm2d : public Module<T> {
+ public:
+  explicit BatchNorm2d(std::size_t num_features, BatchNormOptions options = {});
+  Variable<T> forward(const Variable<T>& x) override;
+  std::string extra_repr() const override;
+
+  Variable<T> weight;  // undefined without affine
+  Variable<T> bias;
+  Variable<T> running_mean;  // undefined without track_running_stats
+  Variable<T> running_var;
+
+ private:
+  std::size_t num_features_;
+  BatchNormOptions options_;
+};
+
 extern template class LayerNorm<float>;
 extern template class LayerNorm<double>;
 extern template class BatchNorm1d<float>;
 extern template class BatchNorm1d<double>;
+extern template class BatchNorm2d<float>;
+extern template class BatchNorm2d<double>;
 
 }  // namespace tg::nn

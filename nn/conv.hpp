@@ -1,0 +1,94 @@
+#pragma once
+// Convolution layers: Conv1d, Conv2d, ConvTranspose2d, with PyTorch's shapes, defaults,
+// initialisation and parameter names (weight, bias), over the ops of autograd/ops/conv.hpp.
+#include <cstddef>
+#include <string>
+
+#include "../autograd/ops/conv.hpp"
+#include "module.hpp"
+
+namespace tg::nn {
+
+/// A convolution layer's settings besides the channel counts and the kernel size.
+template <std::size_t N>
+struct ConvLayerOptions {
+  SpatialSize<N> stride = 1;
+  ConvPadding<N> padding = 0;  // numbers, "same" or "valid"
+  SpatialSize<N> dilation = 1;
+  std::size_t groups = 1;
+  bool bias = true;
+};
+template <std::size_t N>
+struct ConvTransposeLayerOptions {
+  SpatialSize<N> stride = 1;
+  SpatialSize<N> padding = 0;
+  SpatialSize<N> output_padding = 0;
+  std::size_t groups = 1;
+  bool bias = true;
+  SpatialSize<N> dilation = 1;
+};
+
+/// Conv1d / Conv2d (N = 1, 2): weight [out_channels, in_channels / groups, kernel...], bias
+/// [out_channels]. Init as PyTorch: weight kaiming_uniform_(a = sqrt(5)), i.e. U(-1/sqrt(fan_in),
+/// 1/sqrt(fan_in)) with fan_in = in_channels / groups * prod(kernel), and bias U(same bound).
+template <class T, std::size_t N>
+class ConvNd : public Module<T> {
+ public:
+  ConvNd(std::size_t in_channels, std::size_t out_channels, SpatialSize<N> kernel_size, ConvLayerOptions<N> options = {});
+  Variable<T> forward(const Variable<T>& x) override;
+  std::string extra_repr() const override;
+
+  std::size_t in_channels() const { return in_; }
+  std::size_t out_channels() const { return out_; }
+
+  Variable<T> weight;
+  Variable<T> bias;  // undefined without one
+
+ private:
+  std::size_t in_, out_;
+  SpatialSize<N> kernel_;
+  ConvLayerOptions<N> options_;
+};
+
+/// Conv1d: input [N, C, L], weight [out_channels, in_channels / groups, K].
+template <class T = float>
+class Conv1d : public ConvNd<T, 1> {
+ public:
+  Conv1d(std::size_t in_channels, std::size_t out_channels, Size1 kernel_size, ConvLayerOptions<1> options = {})
+      : ConvNd<T, 1>(in_channels, out_channels, kernel_size, options) {}
+};
+/// Conv2d: input [N, C, H, W], weight [out_channels, in_channels / groups, kH, kW].
+template <class T = float>
+class Conv2d : public ConvNd<T, 2> {
+ public:
+  Conv2d(std::size_t in_channels, std::size_t out_channels, Size2 kernel_size, ConvLayerOptions<2> options = {})
+      : ConvNd<T, 2>(in_channels, out_channels, kernel_size, options) {}
+};
+
+/// ConvTranspose2d: weight [in_channels, out_channels / groups, kH, kW] (PyTorch's layout), bias
+/// [out_channels]; output size (H - 1) stride - 2 padding + dilation (k - 1) + output_padding + 1.
+/// Init as PyTorch: kaiming_uniform_(a = sqrt(5)) with fan_in = out_channels / groups * kH kW.
+template <class T = float>
+class ConvTranspose2d : public Module<T> {
+ public:
+  ConvTranspose2d(std::size_t in_channels, std::size_t out_channels, Size2 kernel_size, ConvTransposeLayerOptions<2> options = {});
+  Variable<T> forward(const Variable<T>& x) override;
+  std::string extra_repr() const override;
+
+  Variable<T> weight;
+  Variable<T> bias;
+
+ private:
+  std::size_t in_, out_;
+  Size2 kernel_;
+  ConvTransposeLayerOptions<2> options_;
+};
+
+extern template class ConvNd<float, 1>;
+extern template class ConvNd<double, 1>;
+extern template class ConvNd<float, 2>;
+extern template class ConvNd<double, 2>;
+extern template class ConvTranspose2d<float>;
+extern template class ConvTranspose2d<double>;
+
+}  // namespace tg::nn
