@@ -13,3 +13,4 @@
 #include "normalization.hpp"
 #include "data/data.hpp"
 #include "energy/energy.hpp"
+#include "training_state.hpp"
