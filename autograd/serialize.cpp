@@ -249,6 +249,8 @@ void save_npz_arrays(const std::string& path, const NpyArrays& arrays) {
     }
     // stored, not deflated, as numpy.savez does: float data barely compresses
     zip_set_file_compression(archive.z, static_cast<zip_uint64_t>(index), ZIP_CM_STORE, 0);
+    // a fixed time stamp (1980-01-01, zip's first day): the same arrays give the same bytes
+    zip_file_set_dostime(archive.z, static_cast<zip_uint64_t>(index), 0, (0 << 9) | (1 << 5) | 1, 0);
   }
   if (zip_close(archive.z) != 0) fail(std::string("cannot write the archive: ") + zip_strerror(archive.z));
   archive.z = nullptr;
