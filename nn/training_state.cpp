@@ -103,7 +103,9 @@ Loaded<T> read_checked(const std::string& path, bool want_scheduler) {
     if (v() < 0) fail("'" + name + "' is " + std::to_string(v()) + ", expected >= 0");
     return v();
   };
-  for (const auto& [name, array] : arrays) {
+  for (const auto& entry : arrays) {
+    const std::string& name = entry.first;  // not a structured binding: lambdas capture it (C++20, clang 14)
+    const NpyArray& array = entry.second;
     auto take = [&](const char* prefix, auto& dict, const std::string& dtype) {
       const std::string p = prefix;
       if (name.compare(0, p.size(), p) != 0) return false;
