@@ -200,7 +200,8 @@ NpyArray parse_npy(const std::string& bytes) {
 /// A float32 or float64 entry as T (numpy.savez writes float64 by default).
 template <class T>
 xt::xarray<T> float_values(const NpyArray& a) {
-  if (a.dtype[1] != 'f') throw NpyError{"its dtype '" + a.dtype + "' is not float32 or float64 ('<f4', '<f8')"};
+  if (a.dtype[1] != 'f' || (a.dtype[2] != '4' && a.dtype[2] != '8'))  // float16 too: not read as double
+    throw NpyError{"its dtype '" + a.dtype + "' is not float32 or float64 ('<f4', '<f8')"};
   xt::xarray<T> out = xt::empty<T>(a.shape);
   const std::size_t n = out.size();
   auto convert = [&](auto stored) {

@@ -30,6 +30,7 @@ npz("compressed", compressed=True, w=rng.standard_normal((3, 3)).astype(np.float
 npz("big_endian", w=np.arange(6, dtype=">f8").reshape(2, 3), i=np.arange(3, dtype=">i8"))
 npz("ints", i8=np.arange(4, dtype=np.int64), u8=np.arange(4, dtype=np.uint64), u4=np.arange(4, dtype=np.uint32),
     b=np.array([True, False]), i2=np.arange(3, dtype=np.int16))
+npz("float16", h=np.arange(5, dtype=np.float16))
 npz("scalar_empty", s=np.float32(3.5), e=np.zeros((0, 3), np.float32), z=np.zeros((2, 0, 1)))
 npz("fortran", w=np.asfortranarray(rng.standard_normal((2, 3))))
 npz("unsupported_dtypes", c=np.array([1 + 2j]), s=np.array(["text"]), o=np.array([b"xy"]))

@@ -75,3 +75,15 @@ TEST_CASE("ops finding 1: arange with an infinite or huge count converted it to 
       209));
   CHECK_THROWS_AS(tg::arange<double>(-8, 1e308, 1), tg::Error);
 }
+
+TEST_CASE("review finding: a float16 entry was converted as if it held float64 values (an out-of-bounds read)") {
+  // fixed in autograd/serialize.cpp: only '<f4' and '<f8' convert to float arrays
+  const std::string path = std::string(TAPEGRAD_SOURCE_DIR) + "/tests/fuzz/corpus/npz/numpy_float16.npz";
+  CHECK(tg::load_npz_arrays(path).at("h").dtype == "<f2");
+  try {
+    tg::load_npz<float>(path);
+    FAIL("expected tg::Error");
+  } catch (const tg::Error& e) {
+    CHECK(std::string(e.what()).find("'<f2' is not float32 or float64") != std::string::npos);
+  }
+}
