@@ -70,25 +70,26 @@ Loaded<T> read_checked(const std::string& path, bool want_scheduler) {
          "tg::nn::load)");
   const auto version = from_npy<std::int64_t>(version_it->second, op, "'" + path + "': 'format.version'");
   if (version.size() != 1) fail("'format.version' has shape " + shape_str(version.shape()) + ", expected one value");
-  if (version() > training_state_version)
-    fail("written in format version " + std::to_string(version()) + " by a newer tapegrad; this one reads versions up to " +
+  const std::int64_t file_version = version.data()[0];
+  if (file_version > training_state_version)
+    fail("written in format version " + std::to_string(file_version) + " by a newer tapegrad; this one reads versions up to " +
          std::to_string(training_state_version));
-  if (version() < 1) fail("format version " + std::to_string(version()) + " is invalid");
+  if (file_version < 1) fail("format version " + std::to_string(file_version) + " is invalid");
 
   // then every array's checksum
   auto crc_it = arrays.find(kCrcName);
   if (crc_it == arrays.end()) fail("it has no 'format.crc32' array of checksums");
   const auto crcs = from_npy<std::uint32_t>(crc_it->second, op, "'" + path + "': 'format.crc32'");
-  if (crcs.size() != arrays.size() - 1)
+  if (crcs.dimension() != 1 || crcs.size() != arrays.size() - 1)
     fail("'format.crc32' holds " + std::to_string(crcs.size()) + " checksums for " + std::to_string(arrays.size() - 1) +
          " arrays (an array was added or removed)");
   std::size_t k = 0;
   for (const auto& [name, array] : arrays) {
     if (name == kCrcName) continue;
     const std::uint32_t crc = crc_of(array.bytes);
-    if (crc != crcs(k)) {
+    if (crc != crcs.data()[k]) {
       std::ostringstream msg;
-      msg << "array '" << name << "' is corrupt: its CRC-32 is " << std::hex << crc << ", the file recorded " << crcs(k);
+      msg << "array '" << name << "' is corrupt: its CRC-32 is " << std::hex << crc << ", the file recorded " << crcs.data()[k];
       fail(msg.str());
     }
     ++k;
@@ -100,8 +101,9 @@ Loaded<T> read_checked(const std::string& path, bool want_scheduler) {
   auto int_scalar = [&](const std::string& name, const NpyArray& a) {
     const auto v = from_npy<std::int64_t>(a, op, "'" + path + "': '" + name + "'");
     if (v.size() != 1) fail("'" + name + "' has shape " + shape_str(v.shape()) + ", expected one value");
-    if (v() < 0) fail("'" + name + "' is " + std::to_string(v()) + ", expected >= 0");
-    return v();
+    const std::int64_t value = v.data()[0];
+    if (value < 0) fail("'" + name + "' is " + std::to_string(value) + ", expected >= 0");
+    return value;
   };
   for (const auto& entry : arrays) {
     const std::string& name = entry.first;  // not a structured binding: lambdas capture it (C++20, clang 14)
