@@ -155,10 +155,12 @@ int main(int argc, char** argv) {
         if (step % o.checkpoint_every == 0) soak.checkpoint(checkpoint, step);
         if (step % o.sample_every == 0) {
           const double rss = rss_mb();
-          csv << step << "," << rss << "," << loss << "\n";
+          csv << step << "," << rss << "," << loss << std::endl;  // flushed: a long run can be watched
           if (step > o.warmup) samples.push_back(rss);
-          if (step % (o.sample_every * 20) == 0)
+          if (step % (o.sample_every * 20) == 0) {
             std::printf("step %7ld  loss %.4f  rss %.1f MB\n", step, loss, rss);
+            std::fflush(stdout);
+          }
         }
         if (step == o.steps) break;
       }
