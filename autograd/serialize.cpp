@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <zip.h>
 
+#include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <cstdint>
@@ -15,6 +16,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
+#include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "detail/shape_ops.hpp"
@@ -29,14 +33,10 @@ constexpr char kNative = std::endian::native == std::endian::little ? '<' : '>';
 
 std::string quoted(const std::string& s) { return "'" + s + "'"; }
 
-template <class T>
-std::string npy_bytes(const xt::xarray<T>& a) {
-  std::string dict = "{'descr': '";
-  dict += kNative;
-  dict += sizeof(T) == 4 ? "f4" : "f8";
-  dict += "', 'fortran_order': False, 'shape': (";
-  for (std::size_t i = 0; i < a.dimension(); ++i) dict += (i ? ", " : "") + std::to_string(a.shape()[i]);
-  if (a.dimension() == 1) dict += ",";  // Python's one-element tuple
+std::string npy_bytes(const NpyArray& a) {
+  std::string dict = "{'descr': '" + a.dtype + "', 'fortran_order': False, 'shape': (";
+  for (std::size_t i = 0; i < a.shape.size(); ++i) dict += (i ? ", " : "") + std::to_string(a.shape[i]);
+  if (a.shape.size() == 1) dict += ",";  // Python's one-element tuple
   dict += "), }";
   const std::size_t unpadded = kMagicSize + 4 + dict.size() + 1;
   dict.append((64 - unpadded % 64) % 64, ' ');
@@ -48,8 +48,25 @@ std::string npy_bytes(const xt::xarray<T>& a) {
   out += static_cast<char>(len & 0xff);
   out += static_cast<char>(len >> 8);
   out += dict;
-  out.append(reinterpret_cast<const char*>(a.data()), a.size() * sizeof(T));
+  out += a.bytes;
   return out;
+}
+
+/// The dtype of V in native byte order: "<f4", "<f8", "<i8", "<u8", "<u4" on little-endian hosts.
+template <class V>
+std::string dtype_of() {
+  const char kind = std::is_floating_point_v<V> ? 'f' : std::is_signed_v<V> ? 'i' : 'u';
+  return std::string{kNative, kind, static_cast<char>('0' + sizeof(V))};
+}
+
+/// The byte count an array of this dtype and shape holds, when the dtype is well formed.
+std::optional<std::size_t> byte_count(const NpyArray& a) {
+  const auto n = detail::checked_numel(a.shape);
+  std::size_t bytes = 0;
+  if (a.dtype.size() != 3 || a.dtype[2] < '1' || a.dtype[2] > '8' || !n ||
+      __builtin_mul_overflow(*n, static_cast<std::size_t>(a.dtype[2] - '0'), &bytes))
+    return std::nullopt;
+  return bytes;
 }
 
 struct ZipCloser {
@@ -67,12 +84,16 @@ std::string zip_message(int code) {
   return message;
 }
 
-/// Makes what was written to `path` durable before it is renamed over the old file.
-void sync_file(const std::string& path, bool directory) {
+/// Makes what was written to `path` durable (the file before it is renamed over the old one,
+/// the folder after, so the rename itself survives a power cut); false with errno on failure.
+bool sync_file(const std::string& path, bool directory) {
   const int fd = ::open(path.c_str(), directory ? (O_RDONLY | O_DIRECTORY) : O_RDONLY);
-  if (fd < 0) return;
-  ::fsync(fd);
+  if (fd < 0) return false;
+  const bool ok = ::fsync(fd) == 0;
+  const int saved = errno;
   ::close(fd);
+  errno = saved;
+  return ok;
 }
 
 // ---- reading an .npy entry ---------------------------------------------------------------
@@ -126,22 +147,9 @@ Shape parse_shape(const std::string& text) {
   return shape;
 }
 
-template <class T, class Stored>
-void convert(const char* src, std::size_t n, bool swap, T* dst) {
-  for (std::size_t i = 0; i < n; ++i) {
-    char bytes[sizeof(Stored)];
-    std::memcpy(bytes, src + i * sizeof(Stored), sizeof(Stored));
-    if (swap)
-      for (std::size_t b = 0; b < sizeof(Stored) / 2; ++b) std::swap(bytes[b], bytes[sizeof(Stored) - 1 - b]);
-    Stored v;
-    std::memcpy(&v, bytes, sizeof(Stored));
-    dst[i] = static_cast<T>(v);
-  }
-}
-
-/// float32 or float64 data converts to T (numpy.savez writes float64 by default).
-template <class T>
-xt::xarray<T> parse_npy(const std::string& bytes) {
+/// An .npy entry's dtype, shape and data, its data turned to native byte order. Only plain
+/// numeric dtypes are accepted: a kind of b (bool), i, u or f and a size of 1, 2, 4 or 8 bytes.
+NpyArray parse_npy(const std::string& bytes) {
   if (bytes.size() < kMagicSize + 4 || bytes.compare(0, kMagicSize, kMagic, kMagicSize) != 0)
     throw NpyError{"it is not an .npy array (bad magic)"};
   const auto major = static_cast<unsigned char>(bytes[6]);
@@ -157,38 +165,60 @@ xt::xarray<T> parse_npy(const std::string& bytes) {
   } else {
     throw NpyError{"its .npy version " + std::to_string(major) + " is unknown"};
   }
-  if (bytes.size() < start + header_len) throw NpyError{"its header is truncated"};
+  if (bytes.size() - start < header_len) throw NpyError{"its header is truncated"};
   const std::string header = bytes.substr(start, header_len);
-  const std::string descr = dict_value(header, "descr");
+  NpyArray out;
+  out.dtype = dict_value(header, "descr");
   const std::string fortran = dict_value(header, "fortran_order");
   if (fortran.find("True") != std::string::npos)
     throw NpyError{"it is stored in Fortran order; only C order is supported"};
-  const Shape shape = parse_shape(dict_value(header, "shape"));
-  if (descr.size() != 3 || (descr[0] != '<' && descr[0] != '>' && descr[0] != '=') || descr[1] != 'f' ||
-      (descr[2] != '4' && descr[2] != '8'))
-    throw NpyError{"its dtype '" + descr + "' is not float32 or float64 ('<f4', '<f8')"};
-  const std::size_t item = descr[2] == '4' ? 4 : 8;
-  const bool swap = descr[0] != '=' && descr[0] != kNative;
+  out.shape = parse_shape(dict_value(header, "shape"));
+  const std::string& descr = out.dtype;
+  const bool known = descr.size() == 3 && std::string_view("<>=|").find(descr[0]) != std::string_view::npos &&
+                     std::string_view("biuf").find(descr[1]) != std::string_view::npos &&
+                     std::string_view("1248").find(descr[2]) != std::string_view::npos &&
+                     (descr[1] != 'b' || descr[2] == '1') && (descr[1] != 'f' || descr[2] != '1');
+  if (!known) throw NpyError{"its dtype '" + descr + "' is not a plain number type ('<f4', '<f8', '<i8', ...)"};
+  const std::size_t item = static_cast<std::size_t>(descr[2] - '0');
   // n and n * item checked for overflow: a crafted shape whose product wraps to the stored
   // byte count would pass the size check and then be indexed far out of bounds
-  const auto n = detail::checked_numel(shape);
+  const auto n = detail::checked_numel(out.shape);
   std::size_t need = 0;
   if (!n || __builtin_mul_overflow(*n, item, &need))
-    throw NpyError{"its shape " + shape_str(shape) + " of " + descr + " has more bytes than fit in size_t"};
+    throw NpyError{"its shape " + shape_str(out.shape) + " of " + descr + " has more bytes than fit in size_t"};
   const std::size_t data = start + header_len;
   if (bytes.size() - data != need)
-    throw NpyError{"it holds " + std::to_string(bytes.size() - data) + " data bytes, but shape " + shape_str(shape) +
-                   " of " + descr + " needs " + std::to_string(need)};
-  xt::xarray<T> out = xt::empty<T>(shape);
-  if (item == 4) convert<T, float>(bytes.data() + data, *n, swap, out.data());
-  else convert<T, double>(bytes.data() + data, *n, swap, out.data());
+    throw NpyError{"it holds " + std::to_string(bytes.size() - data) + " data bytes, but shape " +
+                   shape_str(out.shape) + " of " + descr + " needs " + std::to_string(need)};
+  out.bytes = bytes.substr(data);
+  if (item > 1 && descr[0] != '=' && descr[0] != '|' && descr[0] != kNative)
+    for (std::size_t i = 0; i < out.bytes.size(); i += item) std::reverse(&out.bytes[i], &out.bytes[i] + item);
+  out.dtype[0] = item == 1 ? '|' : kNative;
+  return out;
+}
+
+/// A float32 or float64 entry as T (numpy.savez writes float64 by default).
+template <class T>
+xt::xarray<T> float_values(const NpyArray& a) {
+  if (a.dtype[1] != 'f' || (a.dtype[2] != '4' && a.dtype[2] != '8'))  // float16 too: not read as double
+    throw NpyError{"its dtype '" + a.dtype + "' is not float32 or float64 ('<f4', '<f8')"};
+  xt::xarray<T> out = xt::empty<T>(a.shape);
+  const std::size_t n = out.size();
+  auto convert = [&](auto stored) {
+    using Stored = decltype(stored);
+    for (std::size_t i = 0; i < n; ++i) {
+      std::memcpy(&stored, a.bytes.data() + i * sizeof(Stored), sizeof(Stored));
+      out.data()[i] = static_cast<T>(stored);
+    }
+  };
+  if (a.dtype[2] == '4') convert(float{});
+  else convert(double{});
   return out;
 }
 
 }  // namespace
 
-template <class T>
-void save_npz(const std::string& path, const StateDict<T>& arrays) {
+void save_npz_arrays(const std::string& path, const NpyArrays& arrays) {
   std::string tmp = path + ".tmp-XXXXXX";
   const int fd = ::mkstemp(tmp.data());
   TG_CHECK(fd >= 0, "save_npz", "cannot create a temporary file '" + tmp + "' beside '" + path + "': " + std::strerror(errno));
@@ -207,6 +237,9 @@ void save_npz(const std::string& path, const StateDict<T>& arrays) {
   entries.reserve(arrays.size());
   for (const auto& [name, array] : arrays) {
     if (name.empty()) fail("an array has an empty name");
+    if (byte_count(array) != array.bytes.size())
+      fail("array '" + name + "' of dtype '" + array.dtype + "' and shape " + shape_str(array.shape) + " holds " +
+           std::to_string(array.bytes.size()) + " bytes");
     entries.push_back(npy_bytes(array));
     zip_source_t* source = zip_source_buffer(archive.z, entries.back().data(), entries.back().size(), 0);
     if (!source) fail("cannot add '" + name + "': " + zip_strerror(archive.z));
@@ -217,6 +250,8 @@ void save_npz(const std::string& path, const StateDict<T>& arrays) {
     }
     // stored, not deflated, as numpy.savez does: float data barely compresses
     zip_set_file_compression(archive.z, static_cast<zip_uint64_t>(index), ZIP_CM_STORE, 0);
+    // a fixed time stamp (1980-01-01, zip's first day): the same arrays give the same bytes
+    zip_file_set_dostime(archive.z, static_cast<zip_uint64_t>(index), 0, (0 << 9) | (1 << 5) | 1, 0);
   }
   if (zip_close(archive.z) != 0) fail(std::string("cannot write the archive: ") + zip_strerror(archive.z));
   archive.z = nullptr;
@@ -236,14 +271,22 @@ void save_npz(const std::string& path, const StateDict<T>& arrays) {
                         : std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
                               std::filesystem::perms::group_read | std::filesystem::perms::others_read;
   std::filesystem::permissions(tmp, mode, error);
-  sync_file(tmp, false);
+  if (!sync_file(tmp, false)) fail("cannot flush '" + tmp + "' to disk: " + std::strerror(errno));
   std::filesystem::rename(tmp, path, error);
   if (error) fail("cannot rename '" + tmp + "' into place: " + error.message());
-  sync_file(std::filesystem::path(path).parent_path().empty() ? "." : std::filesystem::path(path).parent_path().string(), true);
+  const auto folder = std::filesystem::path(path).parent_path();
+  if (!sync_file(folder.empty() ? "." : folder.string(), true))
+    throw Error("save_npz: '" + path + "': written, but flushing its folder to disk failed: " + std::strerror(errno));
 }
 
 template <class T>
-StateDict<T> load_npz(const std::string& path) {
+void save_npz(const std::string& path, const StateDict<T>& arrays) {
+  NpyArrays stored;
+  for (const auto& [name, array] : arrays) stored.emplace(name, to_npy(array));
+  save_npz_arrays(path, stored);
+}
+
+NpyArrays load_npz_arrays(const std::string& path) {
   int code = 0;
   ZipCloser archive{zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &code)};
   if (!archive.z) {
@@ -252,7 +295,7 @@ StateDict<T> load_npz(const std::string& path) {
       throw Error("load_npz: '" + path + "' is not an .npz file (corrupt or not a zip archive): " + zip_message(code));
     throw Error("load_npz: cannot open '" + path + "': " + zip_message(code));
   }
-  StateDict<T> arrays;
+  NpyArrays arrays;
   const zip_int64_t count = zip_get_num_entries(archive.z, 0);
   for (zip_int64_t i = 0; i < count; ++i) {
     const auto index = static_cast<zip_uint64_t>(i);
@@ -289,13 +332,52 @@ StateDict<T> load_npz(const std::string& path) {
       throw Error("load_npz: '" + path + "' is corrupt: entry '" + name + "': " + (ok ? "short read" : reason));
     name.resize(name.size() - 4);
     try {
-      arrays.emplace(name, parse_npy<T>(bytes));
+      arrays.emplace(name, parse_npy(bytes));
     } catch (const NpyError& e) {
       throw Error("load_npz: '" + path + "': entry '" + name + "': " + e.what);
     }
   }
   return arrays;
 }
+
+template <class T>
+StateDict<T> load_npz(const std::string& path) {
+  StateDict<T> out;
+  for (const auto& [name, array] : load_npz_arrays(path)) {
+    try {
+      out.emplace(name, float_values<T>(array));
+    } catch (const NpyError& e) {
+      throw Error("load_npz: '" + path + "': entry '" + name + "': " + e.what);
+    }
+  }
+  return out;
+}
+
+template <class V>
+NpyArray to_npy(const xt::xarray<V>& array) {
+  return {dtype_of<V>(), array.shape(), std::string(reinterpret_cast<const char*>(array.data()), array.size() * sizeof(V))};
+}
+
+template <class V>
+xt::xarray<V> from_npy(const NpyArray& array, const std::string& op, const std::string& what) {
+  TG_CHECK(array.dtype == dtype_of<V>(), op, what + " has dtype '" + array.dtype + "', expected '" + dtype_of<V>() + "'");
+  const auto n = detail::checked_numel(array.shape);
+  TG_CHECK(n && *n * sizeof(V) == array.bytes.size(), op,
+           what + " of shape " + shape_str(array.shape) + " holds " + std::to_string(array.bytes.size()) + " bytes");
+  xt::xarray<V> out = xt::empty<V>(array.shape);
+  if (*n) std::memcpy(out.data(), array.bytes.data(), array.bytes.size());
+  return out;
+}
+
+#define TG_NPY_INSTANTIATE(V)                                       \
+  template NpyArray to_npy<V>(const xt::xarray<V>&);               \
+  template xt::xarray<V> from_npy<V>(const NpyArray&, const std::string&, const std::string&);
+TG_NPY_INSTANTIATE(float)
+TG_NPY_INSTANTIATE(double)
+TG_NPY_INSTANTIATE(std::int64_t)
+TG_NPY_INSTANTIATE(std::uint64_t)
+TG_NPY_INSTANTIATE(std::uint32_t)
+#undef TG_NPY_INSTANTIATE
 
 template void save_npz<float>(const std::string&, const StateDict<float>&);
 template void save_npz<double>(const std::string&, const StateDict<double>&);

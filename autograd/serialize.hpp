@@ -21,4 +21,30 @@ void save_npz(const std::string& path, const StateDict<T>& arrays);
 template <class T>
 StateDict<T> load_npz(const std::string& path);
 
+// ---- the level below: arrays of any numeric dtype, as stored ----------------------------------
+
+/// One .npy array as stored: its numpy dtype ("<f4", "<f8", "<i8", "<u8", "<u4", "|u1", ...,
+/// byte order native after loading), its shape, and its raw C-order bytes. What a file needs
+/// beside float arrays (step counters, a random generator's state, checksums) is stored so.
+struct NpyArray {
+  std::string dtype;
+  Shape shape;
+  std::string bytes;
+};
+
+/// Arrays by name, in name order.
+using NpyArrays = std::map<std::string, NpyArray>;
+
+/// The NpyArray of a float, double, int64, uint64 or uint32 array (dtype "<f4", ..., "<u4").
+template <class V>
+NpyArray to_npy(const xt::xarray<V>& array);
+/// The values of an NpyArray of exactly V's dtype; a tg::Error("<op>: <what> ...") otherwise.
+template <class V>
+xt::xarray<V> from_npy(const NpyArray& array, const std::string& op, const std::string& what);
+
+/// save_npz for arrays of any dtype (the same archive, temporary file, fsync and rename).
+void save_npz_arrays(const std::string& path, const NpyArrays& arrays);
+/// load_npz for arrays of any numeric dtype ('b', 'i', 'u', 'f' kinds), checked as load_npz checks.
+NpyArrays load_npz_arrays(const std::string& path);
+
 }  // namespace tg

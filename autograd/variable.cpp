@@ -485,8 +485,15 @@ Variable<T> full(const Shape& shape, double value, bool requires_grad) {
 }
 template <class T>
 Variable<T> arange(double start, double stop, double step, bool requires_grad) {
+  TG_CHECK(std::isfinite(start) && std::isfinite(stop) && std::isfinite(step), "arange",
+           "start " + number_str(start) + ", stop " + number_str(stop) + " and step " + number_str(step) +
+               " must be finite");
   TG_CHECK(step != 0, "arange", "step is 0");
   const double count = std::ceil((stop - start) / step);
+  // the count converts to size_t only below 2^53 (an infinite or huge one is undefined behaviour)
+  TG_CHECK(!(count > 9007199254740992.0), "arange",
+           "[" + number_str(start) + ", " + number_str(stop) + ") in steps of " + number_str(step) + " holds " +
+               number_str(count) + " values, more than 2^53");
   const std::size_t n = count > 0 ? static_cast<std::size_t>(count) : 0;
   xt::xarray<T> a = xt::xarray<T>::from_shape({n});
   for (std::size_t i = 0; i < n; ++i) a(i) = static_cast<T>(start + step * static_cast<double>(i));

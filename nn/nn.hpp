@@ -19,3 +19,4 @@
 #include "data/data.hpp"
 #include "energy/energy.hpp"
 #include "recurrent.hpp"
+#include "training_state.hpp"

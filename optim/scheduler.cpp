@@ -31,6 +31,34 @@ void LRScheduler::set_last_epoch(std::int64_t epoch) {
   apply();
 }
 
+StateDict<double> LRScheduler::state_dict() const {
+  xt::xarray<double> lrs = xt::xarray<double>::from_shape({base_lrs_.size()});
+  std::copy(base_lrs_.begin(), base_lrs_.end(), lrs.begin());
+  return {{"last_epoch", xt::xarray<double>(static_cast<double>(last_epoch_))}, {"base_lrs", std::move(lrs)}};
+}
+
+void LRScheduler::load_state_dict(const StateDict<double>& state) {
+  const std::string op = std::string(name_) + ".load_state_dict";
+  for (const auto& [key, value] : state)
+    TG_CHECK(key == "last_epoch" || key == "base_lrs", op, "unexpected '" + key + "' (expected last_epoch, base_lrs)");
+  auto find = [&](const char* key) -> const xt::xarray<double>& {
+    auto it = state.find(key);
+    TG_CHECK(it != state.end(), op, std::string("missing '") + key + "'");
+    return it->second;
+  };
+  const auto& epoch = find("last_epoch");
+  TG_CHECK(epoch.size() == 1, op, "'last_epoch' should hold one value but has shape " + shape_str(epoch.shape()));
+  const double e = epoch.data()[0];
+  TG_CHECK(e >= 0 && e == std::floor(e) && e < 9.0e18, op, "'last_epoch' is " + number_str(e) + ", not a whole epoch >= 0");
+  const auto& lrs = find("base_lrs");
+  TG_CHECK(lrs.dimension() == 1 && lrs.size() == base_lrs_.size(), op,
+           "'base_lrs' has shape " + shape_str(lrs.shape()) + " but the optimizer has " +
+               std::to_string(base_lrs_.size()) + " parameter groups");
+  for (double lr : lrs) TG_CHECK(std::isfinite(lr) && lr >= 0, op, "'base_lrs' holds " + number_str(lr));
+  base_lrs_.assign(lrs.begin(), lrs.end());
+  set_last_epoch(static_cast<std::int64_t>(e));
+}
+
 StepLR::StepLR(OptimizerBase& optimizer, std::int64_t step_size, double gamma)
     : LRScheduler("StepLR", optimizer), step_size_(step_size), gamma_(gamma) {
   TG_CHECK(step_size >= 1, "StepLR", "invalid step_size " + std::to_string(step_size) + " (must be >= 1)");

@@ -29,6 +29,13 @@ class LRScheduler {
   /// The closed form: the lr of a group at an epoch (epoch 0 is the start).
   virtual double lr_at(std::size_t group, std::int64_t epoch) const = 0;
 
+  /// "last_epoch" (0-d) and "base_lrs" ([groups]), as PyTorch's scheduler state_dict; the
+  /// schedule's own settings (gamma, T_max, ...) are the constructor's and are not saved.
+  StateDict<double> state_dict() const;
+  /// Restores last_epoch and the base lrs and sets the lrs for that epoch. Checks first (names,
+  /// shapes, a whole non-negative epoch, finite lrs >= 0) and changes nothing on error.
+  void load_state_dict(const StateDict<double>& state);
+
  protected:
   /// Takes the groups' current lr as base lrs. The optimizer must outlive the scheduler.
   LRScheduler(const char* name, OptimizerBase& optimizer);

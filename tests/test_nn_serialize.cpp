@@ -2,6 +2,7 @@
 // missing/corrupt files and mismatched modules, and (when NumPy is installed) both directions
 // with numpy.load / numpy.savez.
 #include "testing.hpp"
+#include "files.hpp"
 
 #include <cstdint>
 #include <cstdlib>
@@ -17,34 +18,16 @@ namespace fs = std::filesystem;
 namespace {
 
 /// A fresh, empty folder for one test case's files.
-fs::path scratch(const std::string& name) {
-  fs::path dir = fs::path(TAPEGRAD_BINARY_DIR) / "test_nn_serialize" / name;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
+fs::path scratch(const std::string& name) { return tg::testing::scratch("test_nn_serialize", name); }
 
-std::string read_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void write_bytes(const fs::path& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << bytes;
-}
+using tg::testing::python_with_numpy;
+using tg::testing::read_bytes;
+using tg::testing::write_bytes;
 
 bool has_temporaries(const fs::path& dir) {
   for (const auto& entry : fs::directory_iterator(dir))
     if (entry.path().filename().string().find(".tmp-") != std::string::npos) return true;
   return false;
-}
-
-/// A Python interpreter that imports NumPy ("" if none): python3 on PATH, else Debian's.
-std::string python_with_numpy() {
-  for (std::string python : {"python3", "/usr/bin/python3"})
-    if (std::system((python + " -c 'import numpy' >/dev/null 2>&1").c_str()) == 0) return python;
-  return "";
 }
 
 struct Model : nn::Module<float> {

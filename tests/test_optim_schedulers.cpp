@@ -118,3 +118,39 @@ TEST_CASE("bad scheduler arguments throw tg::Error quoting the value") {
   f.opt.add_param_group({{extra}, std::nullopt});
   check_error([&] { sched.step(); }, {"StepLR", "3 parameter groups", "built over 2"});
 }
+
+TEST_CASE("state_dict / load_state_dict restore last_epoch and the base lrs, and check before changing") {
+  Fixture f;
+  StepLR a(f.opt, 2, 0.5);
+  for (int i = 0; i < 5; ++i) a.step();
+  const StateDict<double> saved = a.state_dict();
+  CHECK(saved.at("last_epoch")() == 5);
+  CHECK(saved.at("base_lrs") == xt::xarray<double>{0.1, 0.02});
+
+  Fixture g;
+  g.opt.set_lr(0, 0.3);  // another base lr at construction: the saved ones win
+  StepLR b(g.opt, 2, 0.5);
+  b.load_state_dict(saved);
+  CHECK(b.last_epoch() == 5);
+  CHECK(b.base_lrs() == a.base_lrs());
+  CHECK(g.opt.lr(0) == doctest::Approx(0.1 * 0.25));
+  CHECK(g.opt.lr(1) == doctest::Approx(0.02 * 0.25));
+
+  auto with = [&](const std::string& key, xt::xarray<double> value) {
+    StateDict<double> s = saved;
+    s[key] = std::move(value);
+    return s;
+  };
+  check_error([&] { b.load_state_dict(with("last_epoch", xt::xarray<double>(-1.0))); }, {"StepLR.load_state_dict", "-1"});
+  check_error([&] { b.load_state_dict(with("last_epoch", xt::xarray<double>(2.5))); }, {"StepLR.load_state_dict", "2.5"});
+  check_error([&] { b.load_state_dict(with("base_lrs", xt::xarray<double>{0.1})); },
+              {"StepLR.load_state_dict", "[1]", "2 parameter groups"});
+  check_error([&] { b.load_state_dict(with("base_lrs", xt::xarray<double>{0.1, std::nan("")})); },
+              {"StepLR.load_state_dict", "nan"});
+  check_error([&] { b.load_state_dict(with("gamma", xt::xarray<double>(0.5))); }, {"unexpected 'gamma'"});
+  StateDict<double> missing = saved;
+  missing.erase("base_lrs");
+  check_error([&] { b.load_state_dict(missing); }, {"missing 'base_lrs'"});
+  CHECK(b.last_epoch() == 5);  // every refusal left it as it was
+  CHECK(b.base_lrs() == a.base_lrs());
+}

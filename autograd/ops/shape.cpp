@@ -243,10 +243,9 @@ Variable<T> squeeze(const Variable<T>& x, const Axes& axes) {
   if (axes.empty()) {
     for (std::size_t i = 0; i < x.dim(); ++i) drop[i] = x.shape()[i] == 1;
   } else {
-    for (auto a : axes) {
-      const std::size_t i = normalize_axis("squeeze", a, x.shape());
+    for (const std::size_t i : normalize_axes("squeeze", axes, x.shape())) {  // refuses duplicates too
       TG_CHECK(x.shape()[i] == 1, "squeeze",
-               "axis " + std::to_string(a) + " of " + shape_str(x.shape()) + " has size " + std::to_string(x.shape()[i]) +
+               "axis " + std::to_string(i) + " of " + shape_str(x.shape()) + " has size " + std::to_string(x.shape()[i]) +
                    ", not 1");
       drop[i] = true;
     }

@@ -75,6 +75,9 @@ int main(int argc, char** argv) {
   std::string out_dir = "fashion_mnist_out";
   bool cosine = true;
   bool distributed = false;
+  int checkpoint_every = 0;
+  bool resume = false;
+  int stop_after = 0;
   examples::Flags flags("fashion_mnist",
                         "Trains an MLP (784-hidden...-10, ReLU, dropout) with Adam on Fashion-MNIST's 60,000 training\n"
                         "images and reports accuracy on its 10,000 test images. Writes the model, a CSV and a PNG of\n"
@@ -91,12 +94,18 @@ int main(int argc, char** argv) {
       .add("out", out_dir, "folder for the model (.npz), the metrics (.csv) and the plot (.png)")
       .add("distributed", distributed,
            "data-parallel over MPI (mpirun -np N fashion_mnist --distributed): each rank trains on its shard "
-           "with --batch-size, rank 0 prints and writes");
+           "with --batch-size, rank 0 prints and writes")
+      .add("checkpoint-every", checkpoint_every,
+           "save the whole training state to <out>/checkpoint.npz every N steps and after each epoch (0: never)")
+      .add("resume", resume, "continue from <out>/checkpoint.npz where it stopped (bit-identical to an unbroken run)")
+      .add("stop-after", stop_after, "stop after N steps of this process without saving, as a crash would (0: run on)");
   flags.parse_or_exit(argc, argv);
   examples::DataParallel parallel(distributed, argc, argv);
 
   try {
     if (epochs < 1 || batch_size < 1) throw std::invalid_argument("--epochs and --batch-size must be positive");
+    if (checkpoint_every < 0 || stop_after < 0)
+      throw std::invalid_argument("--checkpoint-every and --stop-after must be >= 0");
     tg::manual_seed(static_cast<std::uint64_t>(seed));
 
     // 1. data
@@ -124,6 +133,22 @@ int main(int argc, char** argv) {
                 << " images per step in all\n\n";
 
     std::filesystem::create_directories(out_dir);
+    // The training state: model, Adam's buffers, the schedule, the generator (dropout), and where
+    // the run is: the epoch and the batches done in it (the loader's order depends only on the
+    // seed and the epoch, so the remaining batches of that epoch are the same ones again).
+    const std::string checkpoint_path = out_dir + "/checkpoint.npz";
+    tg::nn::TrainingProgress start_at;
+    if (resume) {
+      start_at = tg::nn::load_training_state(checkpoint_path, model, optimizer, cosine ? &schedule : nullptr);
+      std::cout << "resumed from " << checkpoint_path << ": epoch " << start_at.epoch + 1 << ", "
+                << start_at.step << " steps done in it\n\n";
+    }
+    auto save_checkpoint = [&](tg::nn::TrainingProgress at) {
+      if (parallel.is_root())  // one writer; every rank holds the same state
+        tg::nn::save_training_state(checkpoint_path, model, optimizer, cosine ? &schedule : nullptr, at);
+    };
+    int steps_taken = 0;
+
     std::optional<examples::CsvWriter> csv;  // rank 0 alone writes files
     if (parallel.is_root())
       csv.emplace(out_dir + "/metrics.csv",
@@ -131,13 +156,17 @@ int main(int argc, char** argv) {
 
     // 4. fit
     double first_loss = -1, last_epoch_loss = 0, total_seconds = 0;
-    for (int epoch = 1; epoch <= epochs; ++epoch) {
+    for (int epoch = static_cast<int>(start_at.epoch) + 1; epoch <= epochs; ++epoch) {
       const auto start = std::chrono::steady_clock::now();
+      train_loader.set_epoch(static_cast<std::uint64_t>(epoch - 1));
+      const auto skip = static_cast<std::size_t>(epoch == start_at.epoch + 1 ? start_at.step : 0);
       examples::ProgressBar bar("epoch " + std::to_string(epoch) + "/" + std::to_string(epochs),
                                 train_loader.num_batches());
       double loss_sum = 0;
       std::size_t seen = 0, correct = 0, batches = 0;
-      for (auto& [x, y] : train_loader) {
+      for (auto batch = train_loader.begin(); batch != train_loader.end(); ++batch) {
+        if (batch.batch_index() < skip) continue;  // done before the checkpoint
+        auto& [x, y] = *batch;
         tg::Var logits = model(x);
         tg::Var loss = tg::nn::cross_entropy(logits, y);
         optimizer.zero_grad();
@@ -152,6 +181,13 @@ int main(int argc, char** argv) {
         loss_sum += l * static_cast<double>(y.size());
         seen += y.size();
         bar.update(++batches, loss_sum / static_cast<double>(seen), seen);
+        const tg::nn::TrainingProgress done{epoch - 1, static_cast<std::int64_t>(batch.batch_index()) + 1};
+        ++steps_taken;
+        if (checkpoint_every > 0 && steps_taken % checkpoint_every == 0) save_checkpoint(done);
+        if (stop_after > 0 && steps_taken == stop_after) {  // no save here: a crash would not save either
+          std::cout << "\nstopped after " << steps_taken << " steps (--stop-after); resume with --resume\n";
+          return 0;
+        }
       }
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       if (distributed) {  // the epoch's figures over every rank's shard
@@ -160,16 +196,19 @@ int main(int argc, char** argv) {
         correct = static_cast<std::size_t>(parallel.sum(static_cast<double>(correct)));
       }
       total_seconds += seconds;
-      last_epoch_loss = loss_sum / static_cast<double>(seen);
-      const double train_accuracy = static_cast<double>(correct) / static_cast<double>(seen);
+      // a run resumed from a checkpoint taken after the last batch of an epoch sees no batch of it
+      const double seen_or_1 = static_cast<double>(std::max<std::size_t>(seen, 1));
+      last_epoch_loss = loss_sum / seen_or_1;
+      const double train_accuracy = static_cast<double>(correct) / seen_or_1;
       const Evaluation test = evaluate(model, test_set, nullptr);
       char summary[200];
       std::snprintf(summary, sizeof summary, "train loss %.4f acc %.4f | test loss %.4f acc %.4f | %.1f s, %.0f img/s",
                     last_epoch_loss, train_accuracy, test.loss, test.accuracy, seconds,
-                    static_cast<double>(seen) / seconds);
+                    seen_or_1 / seconds);
       bar.finish(summary);
       if (csv) csv->row({double(epoch), last_epoch_loss, train_accuracy, test.loss, test.accuracy, seconds});
       if (cosine) schedule.step();
+      if (checkpoint_every > 0) save_checkpoint({epoch, 0});
     }
 
     // 5. apply: the test set, class by class

@@ -123,7 +123,7 @@ IdxArray read_idx(const std::string& path) {
   // Grow the buffer as data arrives instead of trusting the header with one huge allocation:
   // a corrupt header then costs a clear error, not an out-of-memory abort.
   std::size_t got = 0;
-  std::size_t capacity = std::min<std::size_t>(total, std::size_t{1} << 24);
+  std::size_t capacity = std::min<std::size_t>(total, std::size_t{1} << 16);
   while (true) {
     result.data.resize(capacity);
     got += read_some(file.get(), path, result.data.data() + got, capacity - got);
