@@ -3,8 +3,9 @@
 
 #include "workload.hpp"
 
-TG_COMPARE_WORKLOAD("W4", "CNN on [64,1,28,28]: conv 1->32 k3 p1, ReLU, maxpool 2; conv 32->64 k3 p1, ReLU, maxpool 2; "
-                          "flatten; linear 3136->128, ReLU; linear 128->10; cross-entropy", [] {
+// (no semicolons in the description: compare_tapegrad_smoke reads --list as a CMake list)
+TG_COMPARE_WORKLOAD("W4", "CNN on [64,1,28,28]: conv 1->32 k3 p1, ReLU, maxpool 2, conv 32->64 k3 p1, ReLU, maxpool 2, "
+                          "flatten, linear 3136->128, ReLU, linear 128->10, cross-entropy", [] {
   namespace nn = torch::nn;
   torch::manual_seed(0);
   auto model = nn::Sequential(nn::Conv2d(nn::Conv2dOptions(1, 32, 3).padding(1)), nn::ReLU(), nn::MaxPool2d(2),

@@ -5,8 +5,9 @@
 
 #include "workload.hpp"
 
-TG_COMPARE_WORKLOAD("W4", "CNN on [64,1,28,28]: conv 1->32 k3 p1, ReLU, maxpool 2; conv 32->64 k3 p1, ReLU, maxpool 2; "
-                          "flatten; linear 3136->128, ReLU; linear 128->10; cross-entropy", [] {
+// (no semicolons in the description: compare_tapegrad_smoke reads --list as a CMake list)
+TG_COMPARE_WORKLOAD("W4", "CNN on [64,1,28,28]: conv 1->32 k3 p1, ReLU, maxpool 2, conv 32->64 k3 p1, ReLU, maxpool 2, "
+                          "flatten, linear 3136->128, ReLU, linear 128->10, cross-entropy", [] {
   namespace nn = tg::nn;
   tg::manual_seed(0);
   auto model = std::make_shared<nn::Sequential<float>>(std::initializer_list<std::shared_ptr<nn::Module<float>>>{
