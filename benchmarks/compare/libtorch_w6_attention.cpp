@@ -28,7 +28,7 @@ bench::Step attention_step(Module module, Forward forward) {
 
 }  // namespace
 
-TG_COMPARE_WORKLOAD("W6", "multi-head self-attention [128,8,256], 8 heads, in/out projections; loss mean(output^2)", [] {
+TG_COMPARE_WORKLOAD("W6", "multi-head self-attention [128,8,256], 8 heads, in/out projections, loss mean(output^2)", [] {
   torch::manual_seed(1);
   return attention_step(torch::nn::MultiheadAttention(torch::nn::MultiheadAttentionOptions(d_model, heads)),
                         [](torch::nn::MultiheadAttention& m, const torch::Tensor& x) {
@@ -36,7 +36,7 @@ TG_COMPARE_WORKLOAD("W6", "multi-head self-attention [128,8,256], 8 heads, in/ou
                         });
 });
 
-TG_COMPARE_WORKLOAD("W6-encoder", "TransformerEncoderLayer [128,8,256], 8 heads, feed-forward 1024, dropout 0; loss mean(output^2)", [] {
+TG_COMPARE_WORKLOAD("W6-encoder", "TransformerEncoderLayer [128,8,256], 8 heads, feed-forward 1024, dropout 0, loss mean(output^2)", [] {
   torch::manual_seed(1);
   return attention_step(
       torch::nn::TransformerEncoderLayer(torch::nn::TransformerEncoderLayerOptions(d_model, heads).dim_feedforward(feedforward).dropout(0.0)),

@@ -29,12 +29,12 @@ bench::Step attention_step(std::shared_ptr<Layer> layer) {
 
 }  // namespace
 
-TG_COMPARE_WORKLOAD("W6", "multi-head self-attention [128,8,256], 8 heads, in/out projections; loss mean(output^2)", [] {
+TG_COMPARE_WORKLOAD("W6", "multi-head self-attention [128,8,256], 8 heads, in/out projections, loss mean(output^2)", [] {
   tg::manual_seed(1);
   return attention_step(std::make_shared<tg::nn::MultiheadAttention<float>>(d_model, heads));
 });
 
-TG_COMPARE_WORKLOAD("W6-encoder", "TransformerEncoderLayer [128,8,256], 8 heads, feed-forward 1024, dropout 0; loss mean(output^2)", [] {
+TG_COMPARE_WORKLOAD("W6-encoder", "TransformerEncoderLayer [128,8,256], 8 heads, feed-forward 1024, dropout 0, loss mean(output^2)", [] {
   tg::manual_seed(1);
   return attention_step(std::make_shared<tg::nn::TransformerEncoderLayer<float>>(
       d_model, heads, tg::nn::TransformerLayerOptions{.dim_feedforward = feedforward, .dropout = 0.0}));
