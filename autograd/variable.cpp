@@ -204,7 +204,7 @@ Node<T>* new_node(xt::xarray<T>&& value) {
 // A recycled node must come back as a new one, so free_node resets every field a node has. This
 // catches a field added to Node without a reset below (on the usual x86-64 libstdc++ layout).
 #if defined(__x86_64__) && defined(__GLIBCXX__) && !defined(_GLIBCXX_DEBUG)
-static_assert(sizeof(Node<float>) == 448 && sizeof(Node<double>) == 448,
+static_assert(sizeof(Node<float>) == 464 && sizeof(Node<double>) == 464,
               "Node changed: reset its new fields in detail::free_node, then update this size");
 #endif
 
@@ -221,6 +221,7 @@ void free_node(Node<T>* n) noexcept {
     n->op = nullptr;
     n->name.clear();
     n->trace.reset();
+    n->grad_hooks.reset();
     if (node_pool<T>().give(n)) return;
   }
   delete n;
