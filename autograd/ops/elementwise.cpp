@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <limits>
 #include <functional>
 
 #include "../kernels/loops.hpp"
@@ -97,7 +98,9 @@ xt::xarray<T> pow_value(const xt::xarray<T>& x, T p) {
   if (p == T(2)) return kernels::map<T>(x, [](T v) { return v * v; });
   if (p == T(3)) return kernels::map<T>(x, [](T v) { return v * v * v; });
   if (p == T(1)) return kernels::map<T>(x, [](T v) { return v; });
-  if (p == T(0.5)) return kernels::map<T>(x, [](T v) { return std::sqrt(v); });
+  // std::pow(x, 0.5) differs from sqrt at two points: pow(-inf, 0.5) = +inf and pow(-0, 0.5) = +0
+  if (p == T(0.5))
+    return kernels::map<T>(x, [](T v) { return v == -std::numeric_limits<T>::infinity() ? -v : std::sqrt(v) + T(0); });
   if (p == T(-1)) return kernels::map<T>(x, [](T v) { return T(1) / v; });
   if (p == std::trunc(p) && std::abs(p) <= T(1 << 20)) {
     const auto e = static_cast<unsigned>(std::abs(p));
