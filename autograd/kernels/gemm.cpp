@@ -31,4 +31,18 @@ void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, double 
               a, blas_int(lda, m, n, k), b, blas_int(ldb, m, n, k), beta, c, blas_int(ldc, m, n, k));
 }
 
+GemmOnCallingThread::GemmOnCallingThread() : previous_(openblas_get_num_threads()) {
+  if (previous_ > 1) openblas_set_num_threads(1);
+}
+GemmOnCallingThread::~GemmOnCallingThread() {
+  if (previous_ > 1) openblas_set_num_threads(previous_);
+}
+
+void check_gemm_sizes(const char* op, std::size_t m, std::size_t n, std::size_t k) {
+  constexpr auto limit = static_cast<std::size_t>(INT_MAX);
+  if (m > limit || n > limit || k > limit)
+    throw Error(std::string(op) + ": GEMM sizes m=" + std::to_string(m) + ", n=" + std::to_string(n) + ", k=" + std::to_string(k) +
+                " exceed BLAS's 32-bit limit of " + std::to_string(INT_MAX) + " per dimension");
+}
+
 }  // namespace tg::kernels

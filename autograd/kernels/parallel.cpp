@@ -12,6 +12,10 @@ namespace tg::kernels {
 
 namespace {
 
+/// True on a thread while it runs chunks of a loop: a loop started there (a GEMM inside a
+/// convolution's per-sample loop) runs inline rather than waiting for workers that are busy.
+thread_local bool inside_loop = false;
+
 /// The workers and the one loop they are running. Every field below `in_use` is guarded by
 /// `m`; chunks are claimed under it too (a loop has only a few), so a worker that wakes late
 /// can never run a chunk of a loop that has already finished.
@@ -22,7 +26,11 @@ class Pool {
   }
   std::size_t threads() const { return threads_.size() + 1; }
 
-  void run(std::size_t n, detail::ChunkFn fn, void* context) {
+  void run(std::size_t n, detail::ChunkFn fn, void* context, std::size_t chunks) {
+    if (inside_loop) {
+      fn(context, 0, n);
+      return;
+    }
     std::unique_lock<std::mutex> using_pool(in_use_, std::try_to_lock);
     if (!using_pool.owns_lock() || threads_.empty()) {  // another thread's loop has the workers
       fn(context, 0, n);
@@ -33,11 +41,13 @@ class Pool {
     context_ = context;
     n_ = n;
     // a few chunks per thread, so a worker the scheduler wakes late leaves its share to the others
-    chunks_ = std::min<std::size_t>(8 * threads(), (n + 4095) / 4096);
+    chunks_ = chunks ? chunks : std::min<std::size_t>(8 * threads(), (n + 4095) / 4096);
     next_ = finished_ = 0;
     ++generation_;
     wake_.notify_all();
+    inside_loop = true;
     run_chunks(lock);
+    inside_loop = false;
     done_.wait(lock, [this] { return finished_ == chunks_; });
   }
 
@@ -55,6 +65,7 @@ class Pool {
     }
   }
   void work() {
+    inside_loop = true;
     std::unique_lock<std::mutex> lock(m_);
     std::uint64_t seen = 0;
     for (;;) {
@@ -85,6 +96,6 @@ Pool& pool() {
 
 std::size_t parallel_threads() { return pool().threads(); }
 
-void detail::parallel_chunks(std::size_t n, ChunkFn fn, void* context) { pool().run(n, fn, context); }
+void detail::parallel_chunks(std::size_t n, ChunkFn fn, void* context, std::size_t chunks) { pool().run(n, fn, context, chunks); }
 
 }  // namespace tg::kernels

@@ -6,6 +6,7 @@
 // a condition variable between loops (they never spin, so they do not take cores from
 // OpenBLAS's threads), and one loop at a time uses them: a loop started while another thread's
 // loop holds them runs in its own thread, as it would on one core.
+#include <algorithm>
 #include <cstddef>
 #include <type_traits>
 #include <utility>
@@ -22,7 +23,8 @@ std::size_t parallel_threads();
 namespace detail {
 /// body(context, begin, end): the loop's body, type-erased without an allocation.
 using ChunkFn = void (*)(void* context, std::size_t begin, std::size_t end);
-void parallel_chunks(std::size_t n, ChunkFn fn, void* context);
+/// chunks = 0: a few chunks per thread, each at least 4096 elements; otherwise exactly `chunks`.
+void parallel_chunks(std::size_t n, ChunkFn fn, void* context, std::size_t chunks = 0);
 }  // namespace detail
 
 /// body(begin, end) over [0, n), split across threads when n is large. body must not throw.
@@ -35,6 +37,31 @@ void parallel_for(std::size_t n, Body&& body) {
   detail::parallel_chunks(
       n, [](void* context, std::size_t begin, std::size_t end) { (*static_cast<std::remove_reference_t<Body>*>(context))(begin, end); },
       static_cast<void*>(&body));
+}
+
+/// body(task) for each task in [0, tasks), spread over the caller and the workers: for loops
+/// whose iterations are few but heavy (a batch's samples), where parallel_for's element
+/// threshold does not apply. body must not throw.
+template <class Body>
+void parallel_tasks(std::size_t tasks, Body&& body) {
+  if (tasks <= 1) {
+    if (tasks == 1) body(std::size_t(0));
+    return;
+  }
+  detail::parallel_chunks(
+      tasks,
+      [](void* context, std::size_t begin, std::size_t end) {
+        for (std::size_t t = begin; t < end; ++t) (*static_cast<std::remove_reference_t<Body>*>(context))(t);
+      },
+      static_cast<void*>(&body), tasks);
+}
+
+/// body(begin, end) over `parts` contiguous ranges of [0, n) (at most n ranges), spread over the
+/// threads; for per-range state such as a partial sum per range. body must not throw.
+template <class Body>
+void parallel_ranges(std::size_t n, std::size_t parts, Body&& body) {
+  parts = std::min(parts, n);
+  parallel_tasks(parts, [&](std::size_t part) { body(n * part / parts, n * (part + 1) / parts); });
 }
 
 }  // namespace tg::kernels

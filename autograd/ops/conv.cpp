@@ -6,8 +6,10 @@
 #include <algorithm>
 #include <vector>
 
+#include "../detail/buffers.hpp"
 #include "../kernels/gemm.hpp"
 #include "../kernels/im2col.hpp"
+#include "../kernels/parallel.hpp"
 #include "reduce.hpp"
 #include "ops.def"
 
@@ -27,165 +29,124 @@ struct ConvShape {
   std::size_t output_image_size() const { return out_channels * patches.positions(); }
 };
 
-/// Samples per chunk: as many as keep the chunk's column matrix within 256 Ki elements (one GEMM
-/// per chunk and group instead of one per sample), at least one. A compromise measured on W4
-/// (shared/BENCHMARKS.md): smaller chunks stay in L2 and cost the least CPU time (4 Mi-element
-/// chunks took 25 % more), larger ones make fewer, bigger GEMMs whose two OpenBLAS threads meet
-/// less often (one sample per GEMM was 20-40 % slower in wall time with 2 threads).
-constexpr std::size_t chunk_elements = std::size_t(1) << 18;
-std::size_t chunk_samples(const ConvShape& s) {
-  const std::size_t per_sample = std::max<std::size_t>(s.patches.rows() * s.patches.positions(), 1);
-  return std::clamp<std::size_t>(chunk_elements / per_sample, 1, std::max<std::size_t>(s.batch, 1));
-}
-
 /// Per-thread scratch reused across calls, so steady-state training allocates no column
 /// buffers (a fresh multi-megabyte buffer per call costs page faults every step).
 template <class T>
-T* scratch(std::size_t slot, std::size_t size) {
-  thread_local std::vector<T> buffers[2];
-  auto& b = buffers[slot];
-  if (b.size() < size) b.resize(size);
-  return b.data();
+T* scratch(std::size_t size) {
+  thread_local std::vector<T> buffer;
+  if (buffer.size() < size) buffer.resize(size);
+  return buffer.data();
 }
 
-/// The column matrix of samples [n0, n0 + count) of x: [rows, count * positions], sample j's
-/// columns at j * positions.
-template <class T>
-void im2col_chunk(const ConvShape& s, const T* x, std::size_t n0, std::size_t count, T* cols) {
-  const auto& p = s.patches;
-  const std::size_t L = p.positions();
-  for (std::size_t j = 0; j < count; ++j) kernels::im2col(p, x + (n0 + j) * p.image_size(), cols + j * L, count * L);
+/// How many ranges of samples a batch is split into: with several samples they are spread
+/// over the library's threads and every GEMM runs on its own thread, so one image's im2col,
+/// GEMM and bias stay in that core's cache and the work between GEMMs runs on both cores
+/// (W4, shared/BENCHMARKS.md: a GEMM per chunk of samples on OpenBLAS's threads left the
+/// second core spinning in OpenBLAS while im2col, copies and bias ran on one). One sample:
+/// one range, with OpenBLAS's threads.
+std::size_t sample_parts(const ConvShape& s) {
+  const std::size_t threads = kernels::parallel_threads();
+  return threads == 1 ? std::min<std::size_t>(s.batch, 1) : std::min(s.batch, 4 * threads);
 }
 
-/// out = conv(x, w) + bias: per chunk and group, one GEMM [O/g, rows/g] x [rows/g, count L].
+/// body(n0, n1, part) for `parts` ranges [n0, n1) of the batch.
+template <class Body>
+void over_samples(const ConvShape& s, std::size_t parts, const char* op, Body&& body) {
+  kernels::check_gemm_sizes(op, s.patches.rows(), s.patches.positions(), s.out_channels);
+  if (parts <= 1) {
+    if (s.batch > 0) body(std::size_t(0), s.batch, std::size_t(0));
+    return;
+  }
+  kernels::GemmOnCallingThread one_thread_per_gemm;
+  kernels::parallel_tasks(parts, [&](std::size_t part) { body(s.batch * part / parts, s.batch * (part + 1) / parts, part); });
+}
+
+/// out = conv(x, w) + bias: per sample and group, one GEMM [O/g, rows/g] x [rows/g, L] straight
+/// into the sample's NCHW output.
 template <class T>
-xt::xarray<T> convolve_value(const ConvShape& s, const T* x, const T* w, const T* bias) {
-  xt::xarray<T> out = xt::empty<T>(s.output_shape);
+xt::xarray<T> convolve_value(const ConvShape& s, const T* x, const T* w, const T* bias, const char* op) {
+  xt::xarray<T> out = detail::empty_array<T>(s.output_shape);
   const auto& p = s.patches;
   const std::size_t L = p.positions(), G = s.groups, rows = s.group_rows(), og = s.group_out();
-  const std::size_t chunk = chunk_samples(s);
-  const bool identity = p.is_identity();
-  for (std::size_t n0 = 0; n0 < s.batch; n0 += chunk) {
-    const std::size_t count = std::min(chunk, s.batch - n0);
-    if (identity) {  // 1x1: the image is its own column matrix, one GEMM per sample
-      for (std::size_t j = 0; j < count; ++j)
-        for (std::size_t g = 0; g < G; ++g)
-          kernels::gemm(false, false, og, L, rows, w + g * og * rows, x + (n0 + j) * p.image_size() + g * rows * L,
-                        out.data() + (n0 + j) * s.output_image_size() + g * og * L);
-    } else {
-      T* cols = scratch<T>(0, p.rows() * count * L);
-      im2col_chunk(s, x, n0, count, cols);
-      const std::size_t ld = count * L;
-      if (count == 1) {
-        for (std::size_t g = 0; g < G; ++g)
-          kernels::gemm(false, false, og, L, rows, T(1), w + g * og * rows, rows, cols + g * rows * L, L, T(0),
-                        out.data() + n0 * s.output_image_size() + g * og * L, L);
-      } else {
-        // [O, count L] product, then each sample's [O, L] block moved to its place in NCHW
-        T* product = scratch<T>(1, s.out_channels * ld);
-        for (std::size_t g = 0; g < G; ++g)
-          kernels::gemm(false, false, og, ld, rows, T(1), w + g * og * rows, rows, cols + g * rows * ld, ld, T(0),
-                        product + g * og * ld, ld);
-        for (std::size_t j = 0; j < count; ++j)
-          for (std::size_t o = 0; o < s.out_channels; ++o)
-            std::copy_n(product + o * ld + j * L, L, out.data() + (n0 + j) * s.output_image_size() + o * L);
-      }
+  T* const po = out.data();
+  over_samples(s, sample_parts(s), op, [&](std::size_t n0, std::size_t n1, std::size_t) {
+    T* cols = p.is_identity() ? nullptr : scratch<T>(p.rows() * L);
+    for (std::size_t n = n0; n < n1; ++n) {
+      const T* xn = x + n * p.image_size();
+      T* on = po + n * s.output_image_size();
+      if (cols) kernels::im2col(p, xn, cols);
+      const T* c = cols ? cols : xn;  // 1x1: the image is its own column matrix
+      for (std::size_t g = 0; g < G; ++g) kernels::gemm(false, false, og, L, rows, w + g * og * rows, c + g * rows * L, on + g * og * L);
+      if (bias)
+        for (std::size_t o = 0; o < s.out_channels; ++o) {
+          const T b = bias[o];
+          T* row = on + o * L;
+          for (std::size_t l = 0; l < L; ++l) row[l] += b;
+        }
     }
-  }
-  if (bias) {
-    T* po = out.data();
-    for (std::size_t n = 0; n < s.batch; ++n)
-      for (std::size_t o = 0; o < s.out_channels; ++o, po += L) {
-        const T b = bias[o];
-        for (std::size_t l = 0; l < L; ++l) po[l] += b;
-      }
-  }
+  });
   return out;
 }
 
-/// The gradient's samples [n0, n0 + count) laid out as [O, count L]: sample j's [O, L] block at
-/// column j L (the layout of a chunk's GEMM).
+/// The adjoint of convolve in x (conv_transpose): per sample and group cols = W_g^T g_g (one
+/// GEMM), then col2im; plus bias per input channel.
 template <class T>
-void gather_chunk(const ConvShape& s, const T* grad, std::size_t n0, std::size_t count, T* out) {
-  const std::size_t L = s.patches.positions(), ld = count * L;
-  for (std::size_t j = 0; j < count; ++j)
-    for (std::size_t o = 0; o < s.out_channels; ++o)
-      std::copy_n(grad + (n0 + j) * s.output_image_size() + o * L, L, out + o * ld + j * L);
-}
-
-/// The adjoint of convolve in x (conv_transpose): per chunk and group, cols = W_g^T g_g (one GEMM),
-/// then col2im per sample; plus bias per input channel.
-template <class T>
-xt::xarray<T> input_grad_value(const ConvShape& s, const T* grad, const T* w, const T* bias) {
-  xt::xarray<T> out = xt::zeros<T>(s.input_shape);
+xt::xarray<T> input_grad_value(const ConvShape& s, const T* grad, const T* w, const T* bias, const char* op) {
+  xt::xarray<T> out = detail::empty_array<T>(s.input_shape);
   const auto& p = s.patches;
   const std::size_t L = p.positions(), G = s.groups, rows = s.group_rows(), og = s.group_out();
-  const std::size_t chunk = chunk_samples(s);
-  for (std::size_t n0 = 0; n0 < s.batch; n0 += chunk) {
-    const std::size_t count = std::min(chunk, s.batch - n0), ld = count * L;
-    if (p.is_identity()) {  // 1x1: the columns are the image, one GEMM per sample straight into it
-      for (std::size_t j = 0; j < count; ++j)
-        for (std::size_t g = 0; g < G; ++g)
-          kernels::gemm(true, false, rows, L, og, w + g * og * rows, grad + (n0 + j) * s.output_image_size() + g * og * L,
-                        out.data() + (n0 + j) * p.image_size() + g * rows * L);
-      continue;
-    }
-    const T* gc = grad + n0 * s.output_image_size();
-    if (count > 1) {
-      T* gathered = scratch<T>(1, s.out_channels * ld);
-      gather_chunk(s, grad, n0, count, gathered);
-      gc = gathered;
-    }
-    T* cols = scratch<T>(0, p.rows() * ld);
-    for (std::size_t g = 0; g < G; ++g)
-      kernels::gemm(true, false, rows, ld, og, T(1), w + g * og * rows, rows, gc + g * og * ld, ld, T(0), cols + g * rows * ld, ld);
-    for (std::size_t j = 0; j < count; ++j) kernels::col2im_add(p, cols + j * L, out.data() + (n0 + j) * p.image_size(), ld);
-  }
-  if (bias) {
-    const std::size_t plane = p.height * p.width;
-    T* po = out.data();
-    for (std::size_t n = 0; n < s.batch; ++n)
-      for (std::size_t c = 0; c < p.channels; ++c, po += plane) {
-        const T b = bias[c];
-        for (std::size_t i = 0; i < plane; ++i) po[i] += b;
+  const std::size_t plane = p.height * p.width;
+  T* const po = out.data();
+  over_samples(s, sample_parts(s), op, [&](std::size_t n0, std::size_t n1, std::size_t) {
+    T* cols = p.is_identity() ? nullptr : scratch<T>(p.rows() * L);
+    for (std::size_t n = n0; n < n1; ++n) {
+      const T* gn = grad + n * s.output_image_size();
+      T* dn = po + n * p.image_size();
+      T* c = cols ? cols : dn;  // 1x1: the GEMM writes the image itself
+      for (std::size_t g = 0; g < G; ++g) kernels::gemm(true, false, rows, L, og, w + g * og * rows, gn + g * og * L, c + g * rows * L);
+      if (cols) {
+        std::fill_n(dn, p.image_size(), T(0));
+        kernels::col2im_add(p, cols, dn);
       }
-  }
+      if (bias)
+        for (std::size_t ch = 0; ch < p.channels; ++ch) {
+          const T b = bias[ch];
+          T* row = dn + ch * plane;
+          for (std::size_t i = 0; i < plane; ++i) row[i] += b;
+        }
+    }
+  });
   return out;
 }
 
-/// The adjoint of convolve in w: dW_g = sum over samples of g_g cols_g^T, one GEMM per chunk
-/// and group with the gradient's chunk laid out as [O, count L].
+/// The adjoint of convolve in w: dW_g = sum over samples of g_g cols_g^T, one GEMM per sample
+/// and group accumulated into a partial sum per range of samples, the partials added at the end.
 template <class T>
-xt::xarray<T> weight_grad_value(const ConvShape& s, const T* x, const T* grad) {
+xt::xarray<T> weight_grad_value(const ConvShape& s, const T* x, const T* grad, const char* op) {
   xt::xarray<T> out = xt::zeros<T>(s.weight_shape);
   const auto& p = s.patches;
   const std::size_t L = p.positions(), G = s.groups, rows = s.group_rows(), og = s.group_out();
-  const std::size_t chunk = chunk_samples(s);
-  for (std::size_t n0 = 0; n0 < s.batch; n0 += chunk) {
-    const std::size_t count = std::min(chunk, s.batch - n0);
-    const std::size_t ld = count * L;
-    const T* cols;
-    const T* gc;
-    if (count == 1) {
-      gc = grad + n0 * s.output_image_size();
-      if (p.is_identity()) {
-        cols = x + n0 * p.image_size();
-      } else {
-        T* buffer = scratch<T>(0, p.rows() * L);
-        kernels::im2col(p, x + n0 * p.image_size(), buffer);
-        cols = buffer;
-      }
-    } else {
-      T* buffer = scratch<T>(0, p.rows() * ld);
-      im2col_chunk(s, x, n0, count, buffer);
-      cols = buffer;
-      T* gathered = scratch<T>(1, s.out_channels * ld);
-      gather_chunk(s, grad, n0, count, gathered);
-      gc = gathered;
+  const std::size_t size = out.size(), parts = sample_parts(s);
+  std::vector<T> partials(parts > 1 ? parts * size : 0);
+  over_samples(s, parts, op, [&](std::size_t n0, std::size_t n1, std::size_t part) {
+    T* dw = parts > 1 ? partials.data() + part * size : out.data();
+    T* cols = p.is_identity() ? nullptr : scratch<T>(p.rows() * L);
+    for (std::size_t n = n0; n < n1; ++n) {
+      const T* gn = grad + n * s.output_image_size();
+      const T* xn = x + n * p.image_size();
+      if (cols) kernels::im2col(p, xn, cols);
+      const T* c = cols ? cols : xn;
+      for (std::size_t g = 0; g < G; ++g)
+        kernels::gemm(false, true, og, rows, L, T(1), gn + g * og * L, L, c + g * rows * L, L, n == n0 ? T(0) : T(1),
+                      dw + g * og * rows, rows);
     }
-    for (std::size_t g = 0; g < G; ++g)
-      kernels::gemm(false, true, og, rows, ld, T(1), gc + g * og * ld, ld, cols + g * rows * ld, ld, n0 == 0 ? T(0) : T(1),
-                    out.data() + g * og * rows, rows);
+  });
+  if (parts > 1) {
+    T* po = out.data();
+    for (std::size_t part = 0; part < parts; ++part) {
+      const T* q = partials.data() + part * size;
+      for (std::size_t i = 0; i < size; ++i) po[i] += q[i];
+    }
   }
   return out;
 }
@@ -206,7 +167,7 @@ Variable<T> channel_sum(const Variable<T>& g) {
 /// conv(x, w) (+ bias). d/dx = conv_input_grad(g, w), d/dw = conv_weight_grad(x, g), d/dbias = sum of g per channel.
 template <class T>
 Variable<T> convolve(const Variable<T>& x, const Variable<T>& w, const Variable<T>& bias, const ConvShape& s, const char* op) {
-  auto value = convolve_value(s, x.value().data(), w.value().data(), bias.defined() ? bias.value().data() : nullptr);
+  auto value = convolve_value(s, x.value().data(), w.value().data(), bias.defined() ? bias.value().data() : nullptr, op);
   auto derivative = [s, op](const GradContext<T>& c) -> Grads<T> {
     Grads<T> grads{c.needs(0) ? conv_input_grad(c.grad, c.in[1], s, op) : Variable<T>(),
                    c.needs(1) ? conv_weight_grad(c.in[0], c.grad, s) : Variable<T>()};
@@ -222,7 +183,7 @@ Variable<T> convolve(const Variable<T>& x, const Variable<T>& w, const Variable<
 template <class T>
 Variable<T> conv_input_grad(const Variable<T>& grad, const Variable<T>& w, const Variable<T>& bias, const ConvShape& s,
                             const char* op) {
-  auto value = input_grad_value(s, grad.value().data(), w.value().data(), bias.defined() ? bias.value().data() : nullptr);
+  auto value = input_grad_value(s, grad.value().data(), w.value().data(), bias.defined() ? bias.value().data() : nullptr, op);
   auto derivative = [s, op](const GradContext<T>& c) -> Grads<T> {
     Grads<T> grads{c.needs(0) ? convolve(c.grad, c.in[1], Variable<T>(), s, op) : Variable<T>(),
                    c.needs(1) ? conv_weight_grad(c.grad, c.in[0], s) : Variable<T>()};
@@ -242,7 +203,7 @@ Variable<T> conv_input_grad(const Variable<T>& grad, const Variable<T>& w, const
 /// d/dx = conv_input_grad(g, U) and d/dg = conv(x, U).
 template <class T>
 Variable<T> conv_weight_grad(const Variable<T>& x, const Variable<T>& grad, const ConvShape& s) {
-  return make_op<T>("conv_weight_grad", weight_grad_value(s, x.value().data(), grad.value().data()), {x, grad},
+  return make_op<T>("conv_weight_grad", weight_grad_value(s, x.value().data(), grad.value().data(), "conv_weight_grad"), {x, grad},
                     [s](const GradContext<T>& c) -> Grads<T> {
                       return {c.needs(0) ? conv_input_grad(c.in[1], c.grad, s, "conv_weight_grad") : Variable<T>(),
                               c.needs(1) ? convolve(c.in[0], c.grad, Variable<T>(), s, "conv_weight_grad") : Variable<T>()};

@@ -6,8 +6,11 @@
 #include <cmath>
 #include <limits>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
+#include "../detail/buffers.hpp"
+#include "../kernels/parallel.hpp"
 #include "ops.def"
 
 namespace tg {
@@ -35,6 +38,17 @@ struct PoolWindows {
 using SharedWindows = std::shared_ptr<const PoolWindows>;
 using SharedIndices = std::shared_ptr<const IndexArray>;
 
+/// body(p0, p1) over the planes [0, planes) of an input of `elements` values: split over the
+/// library's threads when the input is large (planes are independent), else here.
+template <class Body>
+void over_planes(std::size_t planes, std::size_t elements, Body&& body) {
+  if (elements < kernels::parallel_threshold || kernels::parallel_threads() == 1) {
+    body(std::size_t(0), planes);
+    return;
+  }
+  kernels::parallel_ranges(planes, 4 * kernels::parallel_threads(), body);
+}
+
 /// The valid taps of one axis window: [first, last) in j, so start + j step is in [0, size).
 std::pair<std::size_t, std::size_t> valid_taps(const AxisWindow& w, std::size_t size) {
   std::size_t first = 0, last = 0;
@@ -51,7 +65,7 @@ std::pair<std::size_t, std::size_t> valid_taps(const AxisWindow& w, std::size_t 
 /// predictor loses (a branchy loop measured 5x slower).
 template <class T>
 std::pair<xt::xarray<T>, IndexArray> max_value(const xt::xarray<T>& x, const PoolWindows& w) {
-  xt::xarray<T> out = xt::empty<T>(w.output_shape);
+  xt::xarray<T> out = detail::empty_array<T>(w.output_shape);
   IndexArray indices = xt::empty<Index>(w.output_shape);
   // per window: the in-image taps' offsets along each axis
   std::vector<std::vector<std::int64_t>> row_offsets, col_offsets;
@@ -67,7 +81,6 @@ std::pair<xt::xarray<T>, IndexArray> max_value(const xt::xarray<T>& x, const Poo
   }
   // the output columns whose taps all lie inside the image: a regular, vectorisable loop
   std::size_t lo = 0, hi = 0;
-  std::vector<std::int32_t> row_index(w.cols.size());
   if (w.sliding_cols && w.in_plane() < (std::size_t(1) << 31)) {
     lo = w.cols.size();
     for (std::size_t o = 0; o < w.cols.size(); ++o)
@@ -75,61 +88,74 @@ std::pair<xt::xarray<T>, IndexArray> max_value(const xt::xarray<T>& x, const Poo
     if (hi < lo) lo = hi = 0;
   }
   const std::size_t out_w = w.cols.size();
-  T* po = out.data();
-  Index* pi = indices.data();
-  for (std::size_t p = 0; p < w.planes; ++p) {
-    const T* plane = x.data() + p * w.in_plane();
-    for (const auto& rows : row_offsets) {
-      for (std::size_t ow = 0; ow < out_w; ++ow) {
-        if (ow == lo && hi > lo && !rows.empty()) {  // the interior columns, tap by tap
-          const auto base = static_cast<std::int64_t>(lo * w.col_stride) - static_cast<std::int64_t>(w.col_pad);
-          const std::size_t n = hi - lo, stride = w.col_stride;
-          T* best = po + lo;
-          // 32-bit positions beside 32-bit floats (planes are checked to fit): the selects
-          // below then vectorise as masks, with no branch on "v > best" (a coin flip on real data)
-          std::int32_t* where = row_index.data();
-          for (std::size_t k = 0; k < n; ++k) {
-            where[k] = static_cast<std::int32_t>(rows[0] + base + static_cast<std::int64_t>(k * stride));
-            best[k] = plane[where[k]];
-          }
-          for (std::size_t r = 0; r < rows.size(); ++r)
-            for (std::size_t j = (r == 0 ? 1 : 0); j < w.col_kernel; ++j) {
-              const std::int64_t first = rows[r] + base + static_cast<std::int64_t>(j * w.col_dilation);
-              const T* src = plane + first;
-              const auto first32 = static_cast<std::int32_t>(first), stride32 = static_cast<std::int32_t>(stride);
-              for (std::size_t k = 0; k < n; ++k) {
-                const T v = src[k * stride];
-                const bool take = (v > best[k]) | (v != v);  // v != v: NaN
-                best[k] = take ? v : best[k];
-                where[k] = take ? first32 + static_cast<std::int32_t>(k) * stride32 : where[k];
-              }
+  over_planes(w.planes, w.planes * w.in_plane(), [&](std::size_t p0, std::size_t p1) {
+    std::vector<std::int32_t> row_index(out_w);
+    T* po = out.data() + p0 * w.out_plane();
+    Index* pi = indices.data() + p0 * w.out_plane();
+    for (std::size_t p = p0; p < p1; ++p) {
+      const T* plane = x.data() + p * w.in_plane();
+      for (const auto& rows : row_offsets) {
+        for (std::size_t ow = 0; ow < out_w; ++ow) {
+          if (ow == lo && hi > lo && !rows.empty()) {  // the interior columns, tap by tap
+            const auto base = static_cast<std::int64_t>(lo * w.col_stride) - static_cast<std::int64_t>(w.col_pad);
+            const std::size_t n = hi - lo, stride = w.col_stride;
+            T* best = po + lo;
+            // 32-bit positions beside 32-bit floats (planes are checked to fit): the selects
+            // below then vectorise as masks, with no branch on "v > best" (a coin flip on real data)
+            std::int32_t* where = row_index.data();
+            for (std::size_t k = 0; k < n; ++k) {
+              where[k] = static_cast<std::int32_t>(rows[0] + base + static_cast<std::int64_t>(k * stride));
+              best[k] = plane[where[k]];
             }
-          for (std::size_t k = 0; k < n; ++k) pi[lo + k] = where[k];
-          ow = hi - 1;
-          continue;
-        }
-        const auto& cols = col_offsets[ow];
-        if (rows.empty() || cols.empty()) {  // a dilated window whose taps all fall in the padding
-          po[ow] = -std::numeric_limits<T>::infinity();
-          pi[ow] = -1;
-          continue;
-        }
-        std::int64_t best_index = rows[0] + cols[0];
-        T best = plane[best_index];
-        for (const std::int64_t r : rows)
-          for (const std::int64_t c : cols) {
-            const T v = plane[r + c];
-            const bool take = (v > best) | (v != v);
-            best = take ? v : best;
-            best_index = take ? r + c : best_index;
+            for (std::size_t r = 0; r < rows.size(); ++r)
+              for (std::size_t j = (r == 0 ? 1 : 0); j < w.col_kernel; ++j) {
+                const std::int64_t first = rows[r] + base + static_cast<std::int64_t>(j * w.col_dilation);
+                const T* src = plane + first;
+                const auto first32 = static_cast<std::int32_t>(first);
+                // a stride known at compile time (1, 2: most pooling) lets the loop vectorise
+                const auto taps = [&](auto step) {
+                  const auto stride32 = static_cast<std::int32_t>(step);
+                  for (std::size_t k = 0; k < n; ++k) {
+                    const T v = src[k * step];
+                    const bool take = (v > best[k]) | (v != v);  // v != v: NaN
+                    best[k] = take ? v : best[k];
+                    where[k] = take ? first32 + static_cast<std::int32_t>(k) * stride32 : where[k];
+                  }
+                };
+                if (stride == 2)
+                  taps(std::integral_constant<std::size_t, 2>());
+                else if (stride == 1)
+                  taps(std::integral_constant<std::size_t, 1>());
+                else
+                  taps(stride);
+              }
+            for (std::size_t k = 0; k < n; ++k) pi[lo + k] = where[k];
+            ow = hi - 1;
+            continue;
           }
-        po[ow] = best;
-        pi[ow] = best_index;
+          const auto& cols = col_offsets[ow];
+          if (rows.empty() || cols.empty()) {  // a dilated window whose taps all fall in the padding
+            po[ow] = -std::numeric_limits<T>::infinity();
+            pi[ow] = -1;
+            continue;
+          }
+          std::int64_t best_index = rows[0] + cols[0];
+          T best = plane[best_index];
+          for (const std::int64_t r : rows)
+            for (const std::int64_t c : cols) {
+              const T v = plane[r + c];
+              const bool take = (v > best) | (v != v);
+              best = take ? v : best;
+              best_index = take ? r + c : best_index;
+            }
+          po[ow] = best;
+          pi[ow] = best_index;
+        }
+        po += out_w;
+        pi += out_w;
       }
-      po += out_w;
-      pi += out_w;
     }
-  }
+  });
   return {std::move(out), std::move(indices)};
 }
 
@@ -140,14 +166,17 @@ Variable<T> plane_gather(const Variable<T>& x, const SharedIndices& indices, con
 /// its derivative is plane_gather.
 template <class T>
 Variable<T> plane_scatter(const Variable<T>& g, const SharedIndices& indices, const SharedWindows& w) {
-  xt::xarray<T> out = xt::zeros<T>(w->input_shape);
-  const T* pg = g.value().data();
-  const Index* pi = indices->data();
-  for (std::size_t p = 0; p < w->planes; ++p) {
-    T* plane = out.data() + p * w->in_plane();
-    for (std::size_t o = 0; o < w->out_plane(); ++o, ++pg, ++pi)
-      if (*pi >= 0) plane[*pi] += *pg;  // -1: a window with no tap inside the input
-  }
+  xt::xarray<T> out = detail::empty_array<T>(w->input_shape);
+  over_planes(w->planes, out.size(), [&](std::size_t p0, std::size_t p1) {
+    const T* pg = g.value().data() + p0 * w->out_plane();
+    const Index* pi = indices->data() + p0 * w->out_plane();
+    for (std::size_t p = p0; p < p1; ++p) {
+      T* plane = out.data() + p * w->in_plane();
+      std::fill_n(plane, w->in_plane(), T(0));
+      for (std::size_t o = 0; o < w->out_plane(); ++o, ++pg, ++pi)
+        if (*pi >= 0) plane[*pi] += *pg;  // -1: a window with no tap inside the input
+    }
+  });
   return make_op<T>("max_pool_backward", std::move(out), {g}, [indices, w](const GradContext<T>& c) -> Grads<T> {
     return {plane_gather(c.grad, indices, w)};
   });
@@ -156,13 +185,15 @@ Variable<T> plane_scatter(const Variable<T>& g, const SharedIndices& indices, co
 /// out[plane, o] = x[plane, indices[plane, o]]; its derivative is plane_scatter.
 template <class T>
 Variable<T> plane_gather(const Variable<T>& x, const SharedIndices& indices, const SharedWindows& w) {
-  xt::xarray<T> out = xt::empty<T>(w->output_shape);
-  T* po = out.data();
-  const Index* pi = indices->data();
-  for (std::size_t p = 0; p < w->planes; ++p) {
-    const T* plane = x.value().data() + p * w->in_plane();
-    for (std::size_t o = 0; o < w->out_plane(); ++o, ++po, ++pi) *po = *pi >= 0 ? plane[*pi] : T(0);
-  }
+  xt::xarray<T> out = detail::empty_array<T>(w->output_shape);
+  over_planes(w->planes, x.value().size(), [&](std::size_t p0, std::size_t p1) {
+    T* po = out.data() + p0 * w->out_plane();
+    const Index* pi = indices->data() + p0 * w->out_plane();
+    for (std::size_t p = p0; p < p1; ++p) {
+      const T* plane = x.value().data() + p * w->in_plane();
+      for (std::size_t o = 0; o < w->out_plane(); ++o, ++po, ++pi) *po = *pi >= 0 ? plane[*pi] : T(0);
+    }
+  });
   return make_op<T>("max_pool_gather", std::move(out), {x}, [indices, w](const GradContext<T>& c) -> Grads<T> {
     return {plane_scatter(c.grad, indices, w)};
   });
@@ -207,21 +238,23 @@ Variable<T> window_mean_adjoint(const Variable<T>& g, const SharedWindows& w, co
 /// The mean of each window; linear, its derivative is the adjoint spread.
 template <class T>
 Variable<T> window_mean(const Variable<T>& x, const SharedWindows& w, const char* op) {
-  xt::xarray<T> out = xt::empty<T>(w->output_shape);
-  T* po = out.data();
-  for (std::size_t p = 0; p < w->planes; ++p) {
-    const T* plane = x.value().data() + p * w->in_plane();
-    for (std::size_t oh = 0; oh < w->rows.size(); ++oh)
-      for (std::size_t ow = 0; ow < w->cols.size(); ++ow, ++po) {
-        T acc = 0;
-        T scale = 0;
-        for_each_mean_tap(*w, oh, ow, [&](std::size_t i, double weight) {
-          acc += plane[i];
-          scale = static_cast<T>(weight);
-        });
-        *po = acc * scale;
-      }
-  }
+  xt::xarray<T> out = detail::empty_array<T>(w->output_shape);
+  over_planes(w->planes, x.value().size(), [&](std::size_t p0, std::size_t p1) {
+    T* po = out.data() + p0 * w->out_plane();
+    for (std::size_t p = p0; p < p1; ++p) {
+      const T* plane = x.value().data() + p * w->in_plane();
+      for (std::size_t oh = 0; oh < w->rows.size(); ++oh)
+        for (std::size_t ow = 0; ow < w->cols.size(); ++ow, ++po) {
+          T acc = 0;
+          T scale = 0;
+          for_each_mean_tap(*w, oh, ow, [&](std::size_t i, double weight) {
+            acc += plane[i];
+            scale = static_cast<T>(weight);
+          });
+          *po = acc * scale;
+        }
+    }
+  });
   return make_op<T>(op, std::move(out), {x}, [w, op](const GradContext<T>& c) -> Grads<T> {
     return {window_mean_adjoint(c.grad, w, op)};
   });
@@ -230,16 +263,19 @@ Variable<T> window_mean(const Variable<T>& x, const SharedWindows& w, const char
 /// Each output's gradient spread evenly (times its weight) over its window's taps.
 template <class T>
 Variable<T> window_mean_adjoint(const Variable<T>& g, const SharedWindows& w, const char* op) {
-  xt::xarray<T> out = xt::zeros<T>(w->input_shape);
-  const T* pg = g.value().data();
-  for (std::size_t p = 0; p < w->planes; ++p) {
-    T* plane = out.data() + p * w->in_plane();
-    for (std::size_t oh = 0; oh < w->rows.size(); ++oh)
-      for (std::size_t ow = 0; ow < w->cols.size(); ++ow, ++pg) {
-        const T v = *pg;
-        for_each_mean_tap(*w, oh, ow, [&](std::size_t i, double weight) { plane[i] += v * static_cast<T>(weight); });
-      }
-  }
+  xt::xarray<T> out = detail::empty_array<T>(w->input_shape);
+  over_planes(w->planes, out.size(), [&](std::size_t p0, std::size_t p1) {
+    const T* pg = g.value().data() + p0 * w->out_plane();
+    for (std::size_t p = p0; p < p1; ++p) {
+      T* plane = out.data() + p * w->in_plane();
+      std::fill_n(plane, w->in_plane(), T(0));
+      for (std::size_t oh = 0; oh < w->rows.size(); ++oh)
+        for (std::size_t ow = 0; ow < w->cols.size(); ++ow, ++pg) {
+          const T v = *pg;
+          for_each_mean_tap(*w, oh, ow, [&](std::size_t i, double weight) { plane[i] += v * static_cast<T>(weight); });
+        }
+    }
+  });
   return make_op<T>(op, std::move(out), {g}, [w, op](const GradContext<T>& c) -> Grads<T> {
     return {window_mean(c.grad, w, op)};
   });
