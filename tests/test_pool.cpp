@@ -115,6 +115,17 @@ TEST_CASE("max pooling: the stride defaults to the kernel, a NaN wins its window
   CHECK(x.grad().value() == xt::xarray<double>({{{0.0, 1.0, 0.0, 0.0}, {0.0, 0.0, 0.0, 1.0}}}));
   D nan_input({{{1.0, std::nan(""), 2.0, 0.0}}});
   CHECK(std::isnan(max_pool1d(nan_input, {.kernel_size = 2}).value()(0, 0, 0)));
+  // 2x2 windows (their own kernel): ties keep the first tap, a NaN wins, the last NaN of a window
+  const double nan = std::nan("");
+  D windows({{{3.0, 3.0, 1.0, nan, 0.0, nan}, {2.0, 3.0, nan, 9.0, nan, -1.0}}});  // [1, 2, 6]
+  const auto [pooled, where] = max_pool2d_with_indices(windows, {.kernel_size = 2});
+  REQUIRE(pooled.shape() == Shape{1, 1, 3});
+  CHECK(pooled.value()(0, 0, 0) == 3.0);
+  CHECK(where(0, 0, 0) == 0);
+  CHECK(std::isnan(pooled.value()(0, 0, 1)));
+  CHECK(where(0, 0, 1) == 8);
+  CHECK(std::isnan(pooled.value()(0, 0, 2)));
+  CHECK(where(0, 0, 2) == 10);
 }
 
 TEST_CASE("pools: gradcheck and gradgradcheck in double") {
