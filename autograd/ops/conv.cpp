@@ -61,6 +61,15 @@ void over_samples(const ConvShape& s, std::size_t parts, const char* op, Body&& 
   kernels::parallel_tasks(parts, [&](std::size_t part) { body(s.batch * part / parts, s.batch * (part + 1) / parts, part); });
 }
 
+/// image[c, :] += bias[c] for an image of `channels` planes of `plane` values.
+template <class T>
+void add_per_channel(T* image, const T* bias, std::size_t channels, std::size_t plane) {
+  for (std::size_t c = 0; c < channels; ++c, image += plane) {
+    const T b = bias[c];
+    for (std::size_t i = 0; i < plane; ++i) image[i] += b;
+  }
+}
+
 /// out = conv(x, w) + bias: per sample and group, one GEMM [O/g, rows/g] x [rows/g, L] straight
 /// into the sample's NCHW output.
 template <class T>
@@ -77,12 +86,7 @@ xt::xarray<T> convolve_value(const ConvShape& s, const T* x, const T* w, const T
       if (cols) kernels::im2col(p, xn, cols);
       const T* c = cols ? cols : xn;  // 1x1: the image is its own column matrix
       for (std::size_t g = 0; g < G; ++g) kernels::gemm(false, false, og, L, rows, w + g * og * rows, c + g * rows * L, on + g * og * L);
-      if (bias)
-        for (std::size_t o = 0; o < s.out_channels; ++o) {
-          const T b = bias[o];
-          T* row = on + o * L;
-          for (std::size_t l = 0; l < L; ++l) row[l] += b;
-        }
+      if (bias) add_per_channel(on, bias, s.out_channels, L);
     }
   });
   return out;
@@ -108,12 +112,7 @@ xt::xarray<T> input_grad_value(const ConvShape& s, const T* grad, const T* w, co
         std::fill_n(dn, p.image_size(), T(0));
         kernels::col2im_add(p, cols, dn);
       }
-      if (bias)
-        for (std::size_t ch = 0; ch < p.channels; ++ch) {
-          const T b = bias[ch];
-          T* row = dn + ch * plane;
-          for (std::size_t i = 0; i < plane; ++i) row[i] += b;
-        }
+      if (bias) add_per_channel(dn, bias, p.channels, plane);
     }
   });
   return out;
