@@ -81,6 +81,7 @@ def main():
     load_before = os.getloadavg()
     results = {}  # (side, id) -> list of parsed lines, one per run
     sgemm = {}    # (side, threads, n) -> list of GFLOP/s
+    mlp_gemms = {}  # W3 id -> ms of its eight GEMMs alone, raw, per run
     for run in range(args.runs):
         order = sides if run % 2 == 0 else sides[::-1]  # neither side always goes first
         for wid in wanted:
@@ -104,6 +105,15 @@ def main():
                     fields = parse(line)
                     sgemm.setdefault((int(fields["threads"]), int(fields["n"])), []).append(float(fields["gflops"]))
                     sgemm.setdefault("core", fields["blas_core"])
+        for wid in wanted:  # W3's own GEMMs, raw: the ceiling that shape can reach
+            m = re.fullmatch(r"W3-(\d+)", wid)
+            if m:
+                out = subprocess.run([programs["tapegrad"], "--sgemm-mlp", m.group(1), "--threads", str(args.threads)],
+                                     check=True, capture_output=True, text=True,
+                                     env=side_env("tapegrad", args.threads)).stdout
+                for line in out.splitlines():
+                    if line.startswith("sgemm_mlp "):
+                        mlp_gemms.setdefault(wid, []).append(float(parse(line)["median_ms"]))
     load_after = os.getloadavg()
 
     print(f"## Side by side, {datetime.date.today().isoformat()}: {cpu_model()}, {os.cpu_count()} cores")
@@ -158,6 +168,15 @@ def main():
         cells = [f"n={n}: {span(v, '{:.0f}')}" for (t, n), v in sorted(sgemm.items()) if t == threads_used]
         print(f"W7 raw cblas_sgemm GFLOP/s, {threads_used} thread(s), OpenBLAS core {core}: " + ", ".join(cells))
     ceiling_efficiency(wanted, results, sides, sgemm, args.threads)
+    for wid, raw in mlp_gemms.items():
+        cells = []
+        for side in sides:
+            runs = results.get((side, wid))
+            if runs:
+                shares = [100 * min(raw) / (float(r["fwd_ms"]) + float(r["bwd_ms"])) for r in runs]
+                cells.append(f"{side} at {span(shares, '{:.0f}')} %")
+        print(f"{wid}: its eight GEMMs alone, raw cblas_sgemm ({args.threads} threads): {span(raw)} ms per step; "
+              + ", ".join(cells) + " of that rate (whole step, everything included)")
 
 
 def ceiling_efficiency(wanted, results, sides, sgemm, threads):

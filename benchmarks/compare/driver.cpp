@@ -4,6 +4,7 @@
 //   compare_<side> --list
 //   compare_<side> --workload W3-64 [--warmup 5] [--iters 30] [--rounds 3]
 //   compare_<side> --sgemm [--threads 1]      W7: raw cblas_sgemm GFLOP/s (the GEMM ceiling)
+//   compare_<side> --sgemm-mlp 64 [--threads 2]  W3's own eight GEMMs of one step, raw (its ceiling)
 #include <cblas.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -104,9 +105,45 @@ void run_sgemm(int threads) {
   }
 }
 
+// The GEMMs of one W3 training step (MLP 784-512-512-10 at `batch`), raw and back to back: three
+// forward (x W^T), three weight gradients (g^T h) and two input gradients (g W; the input needs
+// none), with the transposes as flags. W7's square sgemm is a ceiling these shapes cannot reach
+// (a 64-row operand is too thin for the kernel's blocking); this is the one W3 can.
+void run_sgemm_mlp(int batch, int threads) {
+  openblas_set_num_threads(threads);
+  const int widths[4] = {784, 512, 512, 10};
+  std::vector<std::vector<float>> h(4), g(4), w(3), dw(3);
+  for (int l = 0; l < 4; ++l) h[l].assign(size_t(batch) * widths[l], 0.5f), g[l].assign(size_t(batch) * widths[l], 0.25f);
+  for (int l = 0; l < 3; ++l) w[l].assign(size_t(widths[l + 1]) * widths[l], 0.01f), dw[l].assign(w[l].size(), 0.f);
+  const auto step = [&] {
+    for (int l = 0; l < 3; ++l)  // h[l+1] = h[l] W_l^T: [batch, in] x [in, out]
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, batch, widths[l + 1], widths[l], 1.0f, h[l].data(), widths[l],
+                  w[l].data(), widths[l], 0.0f, h[l + 1].data(), widths[l + 1]);
+    for (int l = 2; l >= 0; --l) {
+      // dW_l = g[l+1]^T h[l]: [out, batch] x [batch, in]
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, widths[l + 1], widths[l], batch, 1.0f, g[l + 1].data(),
+                  widths[l + 1], h[l].data(), widths[l], 0.0f, dw[l].data(), widths[l]);
+      if (l > 0)  // g[l] = g[l+1] W_l: [batch, out] x [out, in]
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, batch, widths[l], widths[l + 1], 1.0f, g[l + 1].data(),
+                    widths[l + 1], w[l].data(), widths[l], 0.0f, g[l].data(), widths[l]);
+    }
+  };
+  double flop = 0;
+  for (int l = 0; l < 3; ++l) flop += 2.0 * batch * widths[l] * widths[l + 1] * (l > 0 ? 3 : 2);
+  std::vector<double> ms;
+  for (int r = 0; r < 60; ++r) {
+    bench::Stopwatch watch;
+    step();
+    if (r >= 10) ms.push_back(watch.lap_ms());  // the first runs warm the caches and threads
+  }
+  const double best = *std::min_element(ms.begin(), ms.end()), typical = median(ms);
+  std::printf("sgemm_mlp side=%s batch=%d threads=%d best_ms=%.4f median_ms=%.4f gflops=%.1f blas_core=%s\n", TG_COMPARE_SIDE,
+              batch, threads, best, typical, flop / (typical * 1e6), openblas_get_corename());
+}
+
 void usage() {
   std::cout << "usage: compare_" TG_COMPARE_SIDE " --list | --workload ID [--warmup N] [--iters N] [--rounds N]"
-               " | --sgemm [--threads N]\n"
+               " | --sgemm [--threads N] | --sgemm-mlp BATCH [--threads N]\n"
                "  Times one workload of shared/BENCHMARKS.md on the " TG_COMPARE_SIDE " side and prints\n"
                "  'result side=... id=... fwd_ms=... bwd_ms=... peak_rss_mib=...' (medians over rounds of the\n"
                "  median over iterations). scripts/bench --compare runs both sides and prints the table.\n";
@@ -116,7 +153,7 @@ void usage() {
 
 int main(int argc, char** argv) try {
   std::string id;
-  int warmup = 5, iters = 30, rounds = 3, threads = 1;
+  int warmup = 5, iters = 30, rounds = 3, threads = 1, mlp_batch = 0;
   bool list = false, sgemm = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -126,6 +163,7 @@ int main(int argc, char** argv) try {
     };
     if (arg == "--list") list = true;
     else if (arg == "--sgemm") sgemm = true;
+    else if (arg == "--sgemm-mlp") mlp_batch = std::stoi(value());
     else if (arg == "--workload") id = value();
     else if (arg == "--warmup") warmup = std::stoi(value());
     else if (arg == "--iters") iters = std::stoi(value());
@@ -140,6 +178,10 @@ int main(int argc, char** argv) try {
   }
   if (sgemm) {
     run_sgemm(threads);
+    return 0;
+  }
+  if (mlp_batch > 0) {
+    run_sgemm_mlp(mlp_batch, threads);
     return 0;
   }
   if (id.empty() || iters < 1 || rounds < 1 || warmup < 0) {
