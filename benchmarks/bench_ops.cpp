@@ -403,6 +403,175 @@ void define_workloads() {
   }
 }
 
+/// A row for an op with no gradient (comparisons, sign, argmax, one_hot): its forward alone.
+Workload& add_forward_only(std::string name, int iterations, std::function<Var()> forward) {
+  auto w = std::make_unique<Workload>();
+  w->name = std::move(name) + " (no gradient: forward only)";
+  w->iterations = iterations;
+  w->forward = std::move(forward);
+  w->backward = [](const Var&) {};
+  workloads.push_back(std::move(w));
+  return *workloads.back();
+}
+
+/// Random class indices in [0, classes), from a fixed LCG, in the given shape.
+tg::IndexArray random_indices(const tg::Shape& shape, std::size_t classes, std::uint64_t state = 777) {
+  tg::IndexArray index = tg::IndexArray::from_shape(shape);
+  for (auto& i : index)
+    state = state * 6364136223846793005ull + 1442695040888963407ull, i = tg::Index((state >> 33) % classes);
+  return index;
+}
+
+/// One row for each op of autograd/ops/ops.def that the workloads above do not already time,
+/// named by the op (the ctest bench_ops_covers_every_op checks that every op of ops.def names
+/// a row). Elementwise ops at [1M], reductions at [1024,1024], softmaxes at [256,1000] (a batch
+/// of logits), the rest at the shapes of the layers that use them.
+void define_op_rows() {
+  const tg::Shape big{1 << 20};
+  {  // elementwise: the rest of the arithmetic, the math functions, the activations
+    Var a = randn(big), b = randn(big);
+    Var positive = tg::exp(randn(big, false) * 0.5f).detach(), exponent = randn(big, false).detach();
+    positive.set_requires_grad(true);
+    exponent.set_requires_grad(true);
+    const auto unary = [&](const std::string& op, Var x, std::function<Var(const Var&)> f) {
+      add_seeded(op + " [1M]", 50, {x}, [x, f] { return f(x); }, big);
+    };
+    add_seeded("sub [1M]", 50, {a, b}, [a, b] { return tg::sub(a, b); }, big);
+    add_seeded("div [1M]", 50, {a, positive}, [a, positive] { return tg::div(a, positive); }, big);
+    add_seeded("pow(x, y) [1M], both tensors", 50, {positive, exponent},
+               [positive, exponent] { return tg::pow(positive, exponent); }, big);
+    add_seeded("maximum [1M]", 50, {a, b}, [a, b] { return tg::maximum(a, b); }, big);
+    add_seeded("minimum [1M]", 50, {a, b}, [a, b] { return tg::minimum(a, b); }, big);
+    Var mask = tg::gt(a, b).detach();
+    add_seeded("where [1M]", 50, {a, b}, [mask, a, b] { return tg::where(mask, a, b); }, big);
+    unary("neg", a, [](const Var& x) { return tg::neg(x); });
+    unary("add_scalar", a, [](const Var& x) { return tg::add_scalar(x, 0.5f); });
+    unary("mul_scalar", a, [](const Var& x) { return tg::mul_scalar(x, 1.5f); });
+    unary("reciprocal", positive, [](const Var& x) { return tg::reciprocal(x); });
+    unary("exp", a, [](const Var& x) { return tg::exp(x); });
+    unary("log", positive, [](const Var& x) { return tg::log(x); });
+    unary("sqrt", positive, [](const Var& x) { return tg::sqrt(x); });
+    unary("erf", a, [](const Var& x) { return tg::erf(x); });
+    unary("abs", a, [](const Var& x) { return tg::abs(x); });
+    unary("sin", a, [](const Var& x) { return tg::sin(x); });
+    unary("cos", a, [](const Var& x) { return tg::cos(x); });
+    unary("relu", a, [](const Var& x) { return tg::relu(x); });
+    unary("leaky_relu", a, [](const Var& x) { return tg::leaky_relu(x, 0.01f); });
+    unary("elu", a, [](const Var& x) { return tg::elu(x, 1.0f); });
+    unary("softplus", a, [](const Var& x) { return tg::softplus(x); });
+    unary("clamp", a, [](const Var& x) { return tg::clamp(x, -0.5f, 0.5f); });
+    add_forward_only("sign [1M]", 50, [a] { return tg::sign(a); });
+    add_forward_only("lt [1M]", 50, [a, b] { return tg::lt(a, b); });
+    add_forward_only("le [1M]", 50, [a, b] { return tg::le(a, b); });
+    add_forward_only("gt [1M]", 50, [a, b] { return tg::gt(a, b); });
+    add_forward_only("ge [1M]", 50, [a, b] { return tg::ge(a, b); });
+    add_forward_only("eq [1M]", 50, [a, b] { return tg::eq(a, b); });
+    add_forward_only("ne [1M]", 50, [a, b] { return tg::ne(a, b); });
+  }
+  {  // reductions over the last axis of [1024,1024]; softmaxes over a batch of 256 rows of 1000 logits
+    Var m = randn({1024, 1024});
+    add_seeded("mean axis 1 [1024,1024]", 50, {m}, [m] { return tg::mean(m, {1}); }, {1024});
+    add_seeded("max axis 1 [1024,1024]", 50, {m}, [m] { return tg::max(m, {1}); }, {1024});
+    add_seeded("min axis 1 [1024,1024]", 50, {m}, [m] { return tg::min(m, {1}); }, {1024});
+    add_seeded("logsumexp axis 1 [1024,1024]", 50, {m}, [m] { return tg::logsumexp(m, {1}); }, {1024});
+    add_seeded("norm axis 1 [1024,1024]", 50, {m}, [m] { return tg::norm(m, {1}); }, {1024});
+    add_forward_only("argmax axis 1 [1024,1024]", 50, [m] {
+      tg::IndexArray index = tg::argmax(m, 1);
+      benchmark::DoNotOptimize(index.data());
+      return Var();
+    });
+    add_forward_only("argmin axis 1 [1024,1024]", 50, [m] {
+      tg::IndexArray index = tg::argmin(m, 1);
+      benchmark::DoNotOptimize(index.data());
+      return Var();
+    });
+    Var logits = randn({256, 1000}), out = tg::softmax(randn({256, 1000}, false), -1).detach(), g = randn({256, 1000});
+    out.set_requires_grad(true);
+    add_seeded("log_softmax [256,1000] last axis", 50, {logits}, [logits] { return tg::log_softmax(logits, -1); },
+               {256, 1000});
+    add_seeded("softmax_backward [256,1000] (softmax's derivative, twice differentiable)", 50, {g, out},
+               [g, out] { return tg::softmax_backward(g, out); }, {256, 1000});
+  }
+  {  // shape ops
+    Var m = randn({1024, 1024}), row = randn({1, 1024}), act = randn({64, 32, 14, 14});
+    add_seeded("reshape [1024,1024] -> [1024,32,32]", 50, {m}, [m] { return tg::reshape(m, {1024, 32, 32}); },
+               {1024, 32, 32});
+    add_seeded("expand [1,1024] -> [1024,1024]", 50, {row}, [row] { return tg::expand(row, {1024, 1024}); },
+               {1024, 1024});
+    add_seeded("sum_to [1024,1024] -> [1,1024]", 50, {m}, [m] { return tg::sum_to(m, {1, 1024}); }, {1, 1024});
+    add_seeded("transpose [1024,1024] axes 0, 1", 50, {m}, [m] { return tg::transpose(m, 0, 1); }, {1024, 1024});
+    add_seeded("flatten [64,32,14,14] from axis 1", 50, {act}, [act] { return tg::flatten(act, 1, -1); },
+               {64, 32 * 14 * 14});
+    Var col = randn({1024, 1, 1024});
+    add_seeded("squeeze [1024,1,1024] axis 1", 50, {col}, [col] { return tg::squeeze(col, {1}); }, {1024, 1024});
+    add_seeded("unsqueeze [1024,1024] axis 1", 50, {m}, [m] { return tg::unsqueeze(m, 1); }, {1024, 1, 1024});
+  }
+  {  // selection: slicing, an embedding's row lookup, cross-entropy's gather, an RNN's stack
+    Var m = randn({1024, 1024});
+    add_seeded("narrow [1024,1024] axis 1, 512 of 1024", 50, {m}, [m] { return tg::narrow(m, 1, 256, 512); },
+               {1024, 512});
+    add_seeded("slice [1024,1024] axis 0, every 2nd row", 50, {m}, [m] { return tg::slice(m, 0, 0, 1024, 2); },
+               {512, 1024});
+    Var table = randn({10000, 256});
+    const tg::IndexArray rows = random_indices({4096}, 10000);
+    add_seeded("index_select [10000,256], 4096 rows (an embedding)", 50, {table},
+               [table, rows] { return tg::index_select(table, 0, rows); }, {4096, 256});
+    Var logits = randn({256, 1000}), src = randn({256, 10});
+    const tg::IndexArray picks = random_indices({256, 10}, 1000);
+    add_seeded("gather [256,1000] axis 1, 10 per row", 50, {logits}, [logits, picks] { return tg::gather(logits, 1, picks); },
+               {256, 10});
+    add_seeded("scatter_add [256,1000] axis 1, 10 per row", 50, {logits, src},
+               [logits, picks, src] { return tg::scatter_add(logits, 1, picks, src); }, {256, 1000});
+    std::vector<Var> quarters{randn({256, 1024}), randn({256, 1024}), randn({256, 1024}), randn({256, 1024})};
+    add_seeded("concat 4 x [256,1024] axis 1", 50, quarters, [quarters] { return tg::concat(quarters, 1); }, {256, 4096});
+    std::vector<Var> steps;
+    for (int t = 0; t < 50; ++t) steps.push_back(randn({32, 128}));
+    add_seeded("stack 50 x [32,128] axis 0 (an RNN's outputs)", 50, steps, [steps] { return tg::stack(steps, 0); },
+               {50, 32, 128});
+    const tg::IndexArray labels = random_indices({4096}, 10);
+    add_forward_only("one_hot 4096 labels, 10 classes", 50, [labels] { return tg::one_hot<float>(labels, 10); });
+  }
+  {  // attention: head_mix at W6's sizes (head_scores and attention_softmax have rows above)
+    Var weights = randn({8, 8, 128, 128}), v = randn({8, 128, 256});
+    auto& mix = add_seeded("head_mix [8,8,128,128] x [8,128,256] 8 heads", 30, {weights, v},
+                           [weights, v] { return tg::head_mix(weights, v, 8); }, {8, 128, 256});
+    mix.flops = 2.0 * 64 * 128 * 128 * 32;
+  }
+  {  // convolution and pooling ops not timed above: 1-d at a temporal-convolution layer's shapes,
+     // unfold / fold at W4's second convolution, pooling with indices, adaptive pooling as a head
+    Var seq = randn({32, 64, 256}), w1 = randn({64, 64, 3}), b1 = randn({64});
+    add_seeded("conv1d [32,64,256] 64->64 k3 p1", 40, {seq, w1, b1},
+               [seq, w1, b1] { return tg::conv1d(seq, w1, b1, {.padding = 1}); }, {32, 64, 256})
+        .flops = 2.0 * 32 * 64 * 256 * 64 * 3;
+    Var half = randn({32, 64, 128}), wt = randn({64, 32, 2});
+    add_seeded("conv_transpose1d [32,64,128] 64->32 k2 s2", 40, {half, wt},
+               [half, wt] { return tg::conv_transpose1d(half, wt, Var(), {.stride = 2}); }, {32, 32, 256})
+        .flops = 2.0 * 32 * 64 * 128 * 32 * 2;
+    Var act = randn({64, 32, 14, 14});
+    add_seeded("unfold [64,32,14,14] k3 p1 (im2col)", 40, {act},
+               [act] { return tg::unfold(act, {.kernel_size = 3, .padding = 1}); }, {64, 32 * 9, 14 * 14});
+    Var cols = randn({64, 32 * 9, 14 * 14});
+    add_seeded("fold [64,288,196] -> [64,32,14,14] k3 p1 (col2im)", 40, {cols},
+               [cols] { return tg::fold(cols, {14, 14}, {.kernel_size = 3, .padding = 1}); }, {64, 32, 14, 14});
+    add_seeded("max_pool1d [32,64,256] k2", 40, {seq}, [seq] { return tg::max_pool1d(seq, {.kernel_size = 2}); },
+               {32, 64, 128});
+    add_seeded("max_pool1d_with_indices [32,64,256] k2", 40, {seq},
+               [seq] { return tg::max_pool1d_with_indices(seq, {.kernel_size = 2}).output; }, {32, 64, 128});
+    add_seeded("avg_pool1d [32,64,256] k2", 40, {seq}, [seq] { return tg::avg_pool1d(seq, {.kernel_size = 2}); },
+               {32, 64, 128});
+    Var p = randn({64, 32, 28, 28});
+    add_seeded("max_pool2d_with_indices [64,32,28,28] k2", 40, {p},
+               [p] { return tg::max_pool2d_with_indices(p, {.kernel_size = 2}).output; }, {64, 32, 14, 14});
+    Var features = randn({64, 64, 7, 7});
+    add_seeded("adaptive_avg_pool2d [64,64,7,7] -> 1x1 (global average)", 40, {features},
+               [features] { return tg::adaptive_avg_pool2d(features, {1, 1}); }, {64, 64, 1, 1});
+    add_seeded("adaptive_max_pool2d [64,64,7,7] -> 3x3", 40, {features},
+               [features] { return tg::adaptive_max_pool2d(features, {3, 3}); }, {64, 64, 3, 3});
+    add_seeded("adaptive_max_pool2d_with_indices [64,64,7,7] -> 3x3", 40, {features},
+               [features] { return tg::adaptive_max_pool2d_with_indices(features, {3, 3}).output; }, {64, 64, 3, 3});
+  }
+}
+
 std::string fixed(double v, int digits) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", digits, v);
@@ -441,12 +610,15 @@ void print_summary(const std::string& setup) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool quick = false, use_mallopt = true;
+  bool quick = false, use_mallopt = true, listing = false;
   std::vector<char*> args;
   for (int i = 0; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) quick = true;
     else if (std::strcmp(argv[i], "--no-mallopt") == 0) use_mallopt = false;
     else args.push_back(argv[i]);
+    // --benchmark_list_tests prints the row names alone (bench_ops_covers_every_op reads them)
+    const std::string arg = argv[i];
+    if (arg.starts_with("--benchmark_list_tests")) listing = arg.find("=false") == std::string::npos && arg != "--benchmark_list_tests=0";
   }
   // glibc hands every freed buffer above 128 KiB (adaptively up to 32 MiB) back to the
   // kernel, and a page fault costs ~10 us in these VMs: without this a 4 MB tensor pays
@@ -465,6 +637,7 @@ int main(int argc, char** argv) {
   if (benchmark::ReportUnrecognizedArguments(n_args, args.data())) return 1;
 
   define_workloads();
+  define_op_rows();
   for (auto& w : workloads)
     benchmark::RegisterBenchmark(w->name.c_str(), run_workload, w.get())
         ->Iterations(quick ? 3 : w->iterations)
@@ -482,9 +655,9 @@ int main(int argc, char** argv) {
                             std::to_string(openblas_get_num_threads()) + " thread(s) (" + openblas_get_config() +
                             ")\n- build: " + TAPEGRAD_BENCH_BUILD + "; float32\n- malloc: " + malloc_setup +
                             (quick ? "\n- QUICK smoke run: 3 iterations each, not a measurement" : "");
-  std::printf("%s\n", setup.c_str());
+  if (!listing) std::printf("%s\n", setup.c_str());
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
-  print_summary(setup);
+  if (!listing) print_summary(setup);
   return 0;
 }
