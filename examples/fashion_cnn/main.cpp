@@ -1,18 +1,21 @@
 // Fashion-MNIST with a small CNN: two convolution blocks (conv, BatchNorm, ReLU, max-pool) and a
 // linear classifier, under 100,000 parameters. The same recipe, flags and outputs as
 // examples/fashion_mnist (progress bar, per-epoch line, confusion matrix, .npz model, CSV and PNG
-// curves), plus a picture of what the first layer learned: its filters.
+// curves), plus a picture of what the first layer learned: its filters. `--distributed` trains
+// data-parallel over MPI as fashion_mnist does (mpirun -np 2 fashion_cnn --distributed).
 #include <malloc.h>
 
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include <tapegrad/tapegrad.hpp>
 
 #include "../common/confusion.hpp"
+#include "../common/data_parallel.hpp"
 #include "../common/flags.hpp"
 #include "../common/image_grid.hpp"
 #include "../common/metrics_csv.hpp"
@@ -128,6 +131,7 @@ int main(int argc, char** argv) {
   int limit = 0;
   std::string out_dir = "fashion_cnn_out";
   bool cosine = true;
+  bool distributed = false;
   examples::Flags flags("fashion_cnn",
                         "Trains a CNN (two blocks of conv, BatchNorm, ReLU, 2x2 max-pool; dropout; a linear classifier)\n"
                         "with Adam on Fashion-MNIST's 60,000 training images and reports accuracy on its 10,000 test\n"
@@ -142,8 +146,12 @@ int main(int argc, char** argv) {
       .add("data", data_dir, "folder with the IDX files (Debian: dataset-fashion-mnist)")
       .add("limit", limit, "use only the first N training and test images (0: all), for a quick run")
       .add("cosine", cosine, "anneal the learning rate to 0 along a cosine over the epochs")
-      .add("out", out_dir, "folder for the model (.npz), the metrics (.csv) and the plots (.png)");
+      .add("out", out_dir, "folder for the model (.npz), the metrics (.csv) and the plots (.png)")
+      .add("distributed", distributed,
+           "data-parallel over MPI (mpirun -np N fashion_cnn --distributed): each rank trains on its shard "
+           "with --batch-size, rank 0 prints and writes");
   flags.parse_or_exit(argc, argv);
+  examples::DataParallel parallel("fashion_cnn", distributed, argc, argv);
 
   try {
     if (epochs < 1 || batch_size < 1) throw std::invalid_argument("--epochs and --batch-size must be positive");
@@ -154,26 +162,35 @@ int main(int argc, char** argv) {
     // 1. data
     tg::data::FashionMNIST<float> train_set(data_dir, /*train=*/true, static_cast<std::size_t>(limit));
     tg::data::FashionMNIST<float> test_set(data_dir, /*train=*/false, static_cast<std::size_t>(limit));
-    tg::data::DataLoader train_loader(train_set, {.batch_size = static_cast<std::size_t>(batch_size), .shuffle = true,
-                                                  .seed = static_cast<std::uint64_t>(seed)});
+    tg::data::DataLoader train_loader =
+        parallel.loader(train_set, static_cast<std::size_t>(batch_size), static_cast<std::uint64_t>(seed));
 
     // 2. model, 3. optimizer and criterion
     FashionCNN model(c[0], c[1], k[0], k[1], dropout);
     tg::optim::Adam<float> optimizer(model.parameters(), {.lr = lr});
     tg::optim::CosineAnnealingLR schedule(optimizer, epochs);
+    parallel.average_gradients_of(model);
+    if (distributed) tg::manual_seed(static_cast<std::uint64_t>(seed + parallel.rank()));  // each rank its own dropout masks
     std::cout << "Fashion-MNIST: " << train_set.size() << " training and " << test_set.size() << " test images, "
               << train_loader.num_batches() << " batches of " << batch_size << " per epoch\n"
               << model << "\nAdam lr " << lr << (cosine ? " (cosine annealing)" : "") << ", cross-entropy, seed " << seed
               << "\n\n";
+    if (distributed)
+      std::cout << "data-parallel over " << parallel.world_size() << " ranks: each a shard of " << train_loader.num_batches()
+                << " batches of " << batch_size << " per epoch, " << parallel.world_size() * batch_size
+                << " images per step in all\n\n";
 
     std::filesystem::create_directories(out_dir);
-    examples::CsvWriter csv(out_dir + "/metrics.csv",
-                            {"epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds"});
+    std::optional<examples::CsvWriter> csv;  // rank 0 alone writes files
+    if (parallel.is_root())
+      csv.emplace(out_dir + "/metrics.csv",
+                  std::vector<std::string>{"epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds"});
 
     // 4. fit
     double first_loss = -1, last_epoch_loss = 0, total_seconds = 0;
     for (int epoch = 1; epoch <= epochs; ++epoch) {
       const auto start = std::chrono::steady_clock::now();
+      train_loader.set_epoch(static_cast<std::uint64_t>(epoch - 1));
       examples::ProgressBar bar("epoch " + std::to_string(epoch) + "/" + std::to_string(epochs),
                                 train_loader.num_batches());
       double loss_sum = 0;
@@ -183,6 +200,7 @@ int main(int argc, char** argv) {
         tg::Var loss = nn::cross_entropy(logits, y);
         optimizer.zero_grad();
         loss.backward();
+        parallel.finish_gradients();  // --distributed: the mean over the ranks
         optimizer.step();
 
         const double l = loss.item();
@@ -194,16 +212,22 @@ int main(int argc, char** argv) {
         bar.update(++batches, loss_sum / static_cast<double>(seen), seen);
       }
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (distributed) {  // the epoch's figures over every rank's shard
+        loss_sum = parallel.sum(loss_sum);
+        seen = static_cast<std::size_t>(parallel.sum(static_cast<double>(seen)));
+        correct = static_cast<std::size_t>(parallel.sum(static_cast<double>(correct)));
+      }
       total_seconds += seconds;
       last_epoch_loss = loss_sum / static_cast<double>(seen);
       const double train_accuracy = static_cast<double>(correct) / static_cast<double>(seen);
+      parallel.broadcast_from_root(model);  // --distributed: rank 0's BatchNorm statistics on every rank
       const Evaluation test = evaluate(model, test_set, nullptr);
       char summary[200];
       std::snprintf(summary, sizeof summary, "train loss %.4f acc %.4f | test loss %.4f acc %.4f | %.1f s, %.0f img/s",
                     last_epoch_loss, train_accuracy, test.loss, test.accuracy, seconds,
                     static_cast<double>(seen) / seconds);
       bar.finish(summary);
-      csv.row({double(epoch), last_epoch_loss, train_accuracy, test.loss, test.accuracy, seconds});
+      if (csv) csv->row({double(epoch), last_epoch_loss, train_accuracy, test.loss, test.accuracy, seconds});
       if (cosine) schedule.step();
     }
 
@@ -214,15 +238,18 @@ int main(int argc, char** argv) {
     confusion.print(std::cout);
     std::printf("\ntest accuracy %.4f after %d epochs (%.1f s per epoch on average), %zu parameters\n", final_test.accuracy,
                 epochs, total_seconds / epochs, model.num_parameters());
+    if (distributed) std::cout << parallel.communication_summary() << "\n";
 
-    const std::string model_path = out_dir + "/fashion_cnn.npz";
-    nn::save(model, model_path);
-    std::cout << "model saved to " << model_path << " (numpy.load opens it)\n";
-    std::cout << "metrics in " << csv.path() << "\n";
-    if (examples::plot_metrics(csv.path(), out_dir + "/curves.png", "tapegrad CNN on Fashion-MNIST"))
-      std::cout << "curves plotted in " << out_dir << "/curves.png\n";
-    if (draw_filters(*model.block1->conv, out_dir + "/conv1_filters.png"))
-      std::cout << "conv1's filters drawn in " << out_dir << "/conv1_filters.png\n";
+    if (parallel.is_root()) {
+      const std::string model_path = out_dir + "/fashion_cnn.npz";
+      nn::save(model, model_path);
+      std::cout << "model saved to " << model_path << " (numpy.load opens it)\n";
+      std::cout << "metrics in " << csv->path() << "\n";
+      if (examples::plot_metrics(csv->path(), out_dir + "/curves.png", "tapegrad CNN on Fashion-MNIST"))
+        std::cout << "curves plotted in " << out_dir << "/curves.png\n";
+      if (draw_filters(*model.block1->conv, out_dir + "/conv1_filters.png"))
+        std::cout << "conv1's filters drawn in " << out_dir << "/conv1_filters.png\n";
+    }
 
     if (!(last_epoch_loss < first_loss)) {
       std::fprintf(stderr, "the training loss did not fall: first batch %.4f, last epoch %.4f\n", first_loss, last_epoch_loss);
@@ -230,7 +257,7 @@ int main(int argc, char** argv) {
     }
     return 0;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "fashion_cnn: %s\n", e.what());
+    parallel.fail(e.what());  // --distributed: ends every rank with the message
     return 1;
   }
 }

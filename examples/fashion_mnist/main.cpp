@@ -15,8 +15,8 @@
 #include "../common/flags.hpp"
 #include "../common/metrics_csv.hpp"
 #include "../common/plot.hpp"
+#include "../common/data_parallel.hpp"
 #include "../common/progress.hpp"
-#include "data_parallel.hpp"
 
 namespace {
 
@@ -100,7 +100,7 @@ int main(int argc, char** argv) {
       .add("resume", resume, "continue from <out>/checkpoint.npz where it stopped (bit-identical to an unbroken run)")
       .add("stop-after", stop_after, "stop after N steps of this process without saving, as a crash would (0: run on)");
   flags.parse_or_exit(argc, argv);
-  examples::DataParallel parallel(distributed, argc, argv);
+  examples::DataParallel parallel("fashion_mnist", distributed, argc, argv);
 
   try {
     if (epochs < 1 || batch_size < 1) throw std::invalid_argument("--epochs and --batch-size must be positive");

@@ -1,13 +1,15 @@
 #pragma once
-// --distributed for the Fashion-MNIST example: the same training loop, data-parallel over MPI
-// (tg::dist, when this build has it). Each rank trains on its shard of every epoch, the
-// gradients are averaged over the ranks before each optimizer step, rank 0 alone prints and
-// writes files. Without --distributed every call below does what one process would.
+// --distributed for the examples (fashion_mnist, fashion_cnn): the same training loop,
+// data-parallel over MPI (tg::dist, when this build has it). Each rank trains on its shard of
+// every epoch, the gradients are averaged over the ranks before each optimizer step, rank 0
+// alone prints and writes files. Without --distributed every call below does what one process
+// would. An example using it links tapegrad::dist when it exists (examples/CMakeLists.txt).
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include <tapegrad/tapegrad.hpp>
 #if TAPEGRAD_HAVE_DIST
@@ -18,7 +20,8 @@ namespace examples {
 
 class DataParallel {
  public:
-  DataParallel(bool distributed, int& argc, char**& argv) {
+  /// `program` names the example in error messages.
+  DataParallel(std::string program, bool distributed, int& argc, char**& argv) : program_(std::move(program)) {
     if (!distributed) return;
 #if TAPEGRAD_HAVE_DIST
     environment_.emplace(argc, argv);
@@ -27,7 +30,8 @@ class DataParallel {
     // Rank 0 speaks for all: the others' standard output goes nowhere (errors still show).
     if (rank_ != 0 && !std::freopen("/dev/null", "w", stdout)) std::perror("freopen /dev/null");
 #else
-    std::fprintf(stderr, "--distributed: this build has no MPI (apt-get install libopenmpi-dev, reconfigure)\n");
+    std::fprintf(stderr, "%s --distributed: this build has no MPI (apt-get install libopenmpi-dev, reconfigure)\n",
+                 program_.c_str());
     std::exit(2);
 #endif
   }
@@ -52,6 +56,14 @@ class DataParallel {
   void average_gradients_of(tg::nn::Module<float>& model) {
 #if TAPEGRAD_HAVE_DIST
     if (environment_) averager_ = std::make_unique<tg::dist::GradientAverager<float>>(model);
+#endif
+  }
+  /// Makes every rank's parameters and buffers rank 0's: BatchNorm's running statistics, which
+  /// each rank updates from its own shard, before evaluating or saving (as PyTorch's
+  /// DistributedDataParallel with broadcast_buffers; the parameters are equal already).
+  void broadcast_from_root(tg::nn::Module<float>& model) {
+#if TAPEGRAD_HAVE_DIST
+    if (environment_) tg::dist::broadcast(model);
 #endif
   }
   /// After backward, before the optimizer step: waits for the mean gradient.
@@ -86,10 +98,11 @@ class DataParallel {
 #if TAPEGRAD_HAVE_DIST
     if (environment_) tg::dist::abort_all(what);
 #endif
-    std::fprintf(stderr, "fashion_mnist: %s\n", what.c_str());
+    std::fprintf(stderr, "%s: %s\n", program_.c_str(), what.c_str());
   }
 
  private:
+  std::string program_;
   int rank_ = 0, world_size_ = 1;
 #if TAPEGRAD_HAVE_DIST
   std::optional<tg::dist::Environment> environment_;
