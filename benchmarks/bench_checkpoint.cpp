@@ -134,10 +134,11 @@ int run_lstm(const LstmSizes& sizes, std::size_t segment, int steps) {
           auto result = lstm.forward(inputs, start);
           return tg::concat({result.state.h, result.state.c, result.output}, 0);
         };
+        // (a checkpoint keeps its function until backward: capture by value, not this loop's locals by reference)
         const Var inputs = tg::narrow(x, 0, first, length);
         const Var packed = state.defined()
                                ? tg::checkpoint(run_segment, inputs, state)
-                               : tg::checkpoint([&run_segment](const Var& v) { return run_segment(v, Var()); }, inputs);
+                               : tg::checkpoint([run_segment](const Var& v) { return run_segment(v, Var()); }, inputs);
         state = tg::narrow(packed, 0, 0, 2);
         outputs.push_back(tg::narrow(packed, 0, 2, length));
       }
