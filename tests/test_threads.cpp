@@ -2,9 +2,13 @@
 // under ThreadSanitizer (scripts/test --tsan), which fails on any data race it sees.
 #include "testing.hpp"
 
+#include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <thread>
 #include <vector>
+
+#include "../autograd/kernels/parallel.hpp"  // internal: the worker count
 
 using namespace tg;
 
@@ -135,4 +139,34 @@ TEST_CASE("large elementwise ops split over the worker threads, also from severa
     }
   });
   CHECK(wrong == std::vector<std::size_t>(threads, 0));
+}
+
+TEST_CASE("convolutions from several threads at once give the serial result") {
+  // A conv2d splits its batch over the workers with OpenBLAS on one thread per call; one
+  // thread's conv has the workers, the others run on their own thread. Whole numbers keep every
+  // sum exact in float whatever the order, so all threads must agree to the bit.
+  const auto whole = [](const Shape& shape, int salt) {
+    xt::xarray<float> v = xt::empty<float>(shape);
+    for (std::size_t i = 0; i < v.size(); ++i) v.data()[i] = float(int((i * 7 + std::size_t(salt)) % 5) - 2);
+    return v;
+  };
+  const xt::xarray<float> x = whole({16, 3, 12, 12}, 1), w = whole({8, 3, 3, 3}, 2), b = whole({8}, 3);
+  const auto run = [&] {
+    Var xv(x, true), wv(w, true), bv(b, true);
+    Var y = max_pool2d(relu(conv2d(xv, wv, bv, {.padding = 1})), {.kernel_size = 2});
+    sum(y * y).backward();
+    return std::vector<xt::xarray<float>>{y.value(), xv.grad().value(), wv.grad().value(), bv.grad().value()};
+  };
+  const auto expected = run();
+  std::vector<int> same(threads, 0);
+  on_threads([&](int t) { same[t] = run() == expected; });
+  CHECK(same == std::vector<int>(threads, 1));
+}
+
+TEST_CASE("the library's worker threads follow TAPEGRAD_NUM_THREADS, else OPENBLAS_NUM_THREADS") {
+  // ctest runs this file again with TAPEGRAD_NUM_THREADS=1 (test_threads_one_thread).
+  const char* wanted = std::getenv("TAPEGRAD_NUM_THREADS");
+  if (!wanted) wanted = std::getenv("OPENBLAS_NUM_THREADS");
+  const std::size_t expected = wanted ? std::size_t(std::atoi(wanted)) : std::size_t(std::clamp(std::thread::hardware_concurrency(), 1u, 8u));
+  CHECK(tg::kernels::parallel_threads() == expected);
 }

@@ -2,6 +2,7 @@
 #include "parallel.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -85,10 +86,24 @@ class Pool {
   std::vector<std::thread> threads_;
 };
 
+/// The threads loops use, caller included: TAPEGRAD_NUM_THREADS, else OPENBLAS_NUM_THREADS (so
+/// one MPI rank per core, started with OPENBLAS_NUM_THREADS=1, runs on one thread), else the
+/// cores; at most 8. Read once, when the first large loop starts.
+std::size_t configured_threads() {
+  for (const char* name : {"TAPEGRAD_NUM_THREADS", "OPENBLAS_NUM_THREADS"}) {
+    const char* text = std::getenv(name);
+    if (!text || !*text) continue;
+    char* end = nullptr;
+    const long value = std::strtol(text, &end, 10);
+    if (*end == '\0' && value > 0) return std::clamp<std::size_t>(static_cast<std::size_t>(value), 1, 8);
+  }
+  return std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, 8);
+}
+
 Pool& pool() {
   // Never destroyed: the workers sleep through the process's exit instead of being joined while
   // a static destructor elsewhere might still run a loop.
-  static Pool* const instance = new Pool(std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, 8) - 1);
+  static Pool* const instance = new Pool(configured_threads() - 1);
   return *instance;
 }
 

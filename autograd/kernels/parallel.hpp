@@ -17,7 +17,8 @@ namespace tg::kernels {
 /// gains nothing from a second core, a 1M-element one halves).
 inline constexpr std::size_t parallel_threshold = std::size_t(1) << 17;
 
-/// How many threads a large loop uses (the caller and the workers): the cores, at most 8.
+/// How many threads a large loop uses (the caller and the workers): TAPEGRAD_NUM_THREADS, else
+/// OPENBLAS_NUM_THREADS, else the cores; at most 8.
 std::size_t parallel_threads();
 
 namespace detail {
