@@ -139,8 +139,7 @@ AttentionOutput<T> MultiheadAttention<T>::forward(const Variable<T>& query, cons
   const auto ie = static_cast<std::int64_t>(e);
   const auto project = [&](const Variable<T>& x, const Variable<T>& separate_weight, std::int64_t part) {
     const Variable<T> w = in_proj_weight.defined() ? narrow(in_proj_weight, 0, part * ie, ie) : separate_weight;
-    Variable<T> y = matmul(x, w, {.transpose_b = true});
-    return in_proj_bias.defined() ? y + narrow(in_proj_bias, 0, part * ie, ie) : y;
+    return linear(x, w, in_proj_bias.defined() ? narrow(in_proj_bias, 0, part * ie, ie) : Variable<T>());
   };
   const Variable<T> q = project(qb, q_proj_weight, 0);
   const Variable<T> k = project(kb, k_proj_weight, 1);
