@@ -25,18 +25,6 @@ Variable<T> standardize(const Variable<T>& x, const Axes& axes, double eps, Vari
   return centred / sqrt(var + static_cast<T>(eps));
 }
 
-/// body(first row, end row) over `rows` rows of `width` values, split over the cores when large.
-template <class Body>
-void parallel_rows(std::size_t rows, std::size_t width, Body body) {
-  if (rows * width < kernels::parallel_threshold) {
-    body(std::size_t(0), rows);
-    return;
-  }
-  kernels::detail::parallel_chunks(
-      rows, [](void* context, std::size_t first, std::size_t last) { (*static_cast<Body*>(context))(first, last); },
-      static_cast<void*>(&body));
-}
-
 /// Layer normalisation with affine parameters as one op: every row of d values (the trailing
 /// axes `axes`, d = weight.numel()) becomes (x - mean) / sqrt(var + eps) * weight + bias, with
 /// the row's mean and biased variance. The composition of ops it replaces made nine passes
@@ -53,7 +41,7 @@ Variable<T> layer_norm_affine(const Variable<T>& x, const Variable<T>& weight, c
   const T *px = x.value().data(), *pw = weight.value().data(), *pb = bias.value().data();
   T* po = out.data();
   T* ps = stats->data();
-  parallel_rows(rows, d, [&](std::size_t first, std::size_t last) {
+  kernels::parallel_rows(rows, d, [&](std::size_t first, std::size_t last) {
     for (std::size_t r = first; r < last; ++r) {
       const T* xr = px + r * d;
       double sum = 0, squares = 0;  // in double: the variance of values far from 0 stays exact
@@ -89,7 +77,7 @@ Variable<T> layer_norm_affine(const Variable<T>& x, const Variable<T>& weight, c
     if (c.needs(0)) {
       xt::xarray<T> gx = xt::empty<T>(x.shape());
       T* pgx = gx.data();
-      parallel_rows(rows, d, [&](std::size_t first, std::size_t last) {
+      kernels::parallel_rows(rows, d, [&](std::size_t first, std::size_t last) {
         for (std::size_t r = first; r < last; ++r) {
           const T *xr = px + r * d, *gr = pg + r * d, m = ps[2 * r], inv = ps[2 * r + 1];
           T sum_gy = 0, sum_gyx = 0;

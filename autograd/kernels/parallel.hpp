@@ -37,4 +37,17 @@ void parallel_for(std::size_t n, Body&& body) {
       static_cast<void*>(&body));
 }
 
+/// body(first, last) over `rows` rows of `width` elements each, whole rows split across
+/// threads when rows * width is large (the same threshold as parallel_for's elements).
+template <class Body>
+void parallel_rows(std::size_t rows, std::size_t width, Body&& body) {
+  if (rows < 2 || rows * width < parallel_threshold) {
+    body(std::size_t(0), rows);
+    return;
+  }
+  detail::parallel_chunks(
+      rows, [](void* context, std::size_t first, std::size_t last) { (*static_cast<std::remove_reference_t<Body>*>(context))(first, last); },
+      static_cast<void*>(&body));
+}
+
 }  // namespace tg::kernels
