@@ -136,14 +136,15 @@ AttentionOutput<T> MultiheadAttention<T>::forward(const Variable<T>& query, cons
   TG_CHECK(kb.shape()[0] == b && vb.shape()[0] == b && vb.shape()[1] == s, op,
            shapes() + ": batch sizes or key and value lengths differ");
 
+  // the packed parameters cut by split: one gradient gathered for each, not three zero-padded
   const auto ie = static_cast<std::int64_t>(e);
-  const auto project = [&](const Variable<T>& x, const Variable<T>& separate_weight, std::int64_t part) {
-    const Variable<T> w = in_proj_weight.defined() ? narrow(in_proj_weight, 0, part * ie, ie) : separate_weight;
-    return linear(x, w, in_proj_bias.defined() ? narrow(in_proj_bias, 0, part * ie, ie) : Variable<T>());
-  };
-  const Variable<T> q = project(qb, q_proj_weight, 0);
-  const Variable<T> k = project(kb, k_proj_weight, 1);
-  const Variable<T> v = project(vb, v_proj_weight, 2);
+  const std::vector<Variable<T>> weights_qkv =
+      in_proj_weight.defined() ? split(in_proj_weight, {ie, ie, ie}, 0) : std::vector<Variable<T>>{q_proj_weight, k_proj_weight, v_proj_weight};
+  const std::vector<Variable<T>> biases_qkv =
+      in_proj_bias.defined() ? split(in_proj_bias, {ie, ie, ie}, 0) : std::vector<Variable<T>>(3);
+  const Variable<T> q = linear(qb, weights_qkv[0], biases_qkv[0]);
+  const Variable<T> k = linear(kb, weights_qkv[1], biases_qkv[1]);
+  const Variable<T> v = linear(vb, weights_qkv[2], biases_qkv[2]);
 
   Variable<T> mask;
   const auto add_mask = [&](Variable<T> m) { mask = mask.defined() ? mask + m : m; };
