@@ -124,27 +124,28 @@ AttentionOutput<T> MultiheadAttention<T>::forward(const Variable<T>& query, cons
   TG_CHECK(query.shape().back() == embed_dim_ && key.shape().back() == kdim_ && value.shape().back() == vdim_, op,
            shapes() + ": features must be embed_dim " + dim_str(embed_dim_) + ", kdim " + dim_str(kdim_) + " and vdim " +
                dim_str(vdim_));
-  // [B, L, E] for the head ops: PyTorch's default [L, B, E] is transposed once (and once back)
-  const bool swap = batched && !options_.batch_first;
-  const auto to_batch_first = [&](const Variable<T>& x) {
-    return !batched ? unsqueeze(x, 0) : swap ? transpose(x, 0, 1) : x;
-  };
-  const Variable<T> qb = to_batch_first(query);
-  const Variable<T> kb = key.same_node(query) ? qb : to_batch_first(key);
-  const Variable<T> vb = value.same_node(key) ? kb : value.same_node(query) ? qb : to_batch_first(value);
-  const std::size_t b = qb.shape()[0], l = qb.shape()[1], s = kb.shape()[1], e = embed_dim_, h = num_heads_;
-  TG_CHECK(kb.shape()[0] == b && vb.shape()[0] == b && vb.shape()[1] == s, op,
+  // The head ops read [B, L, E] and PyTorch's default [L, B, E] alike (seq_first): no transposes.
+  // Unbatched inputs get a batch axis of 1.
+  const bool seq_first = batched && !options_.batch_first;
+  const std::size_t batch_axis = seq_first ? 1 : 0, length_axis = seq_first ? 0 : 1;
+  const auto batch_of = [&](const Variable<T>& x) { return batched ? x : unsqueeze(x, 0); };
+  const Variable<T> qb = batch_of(query);
+  const Variable<T> kb = key.same_node(query) ? qb : batch_of(key);
+  const Variable<T> vb = value.same_node(key) ? kb : value.same_node(query) ? qb : batch_of(value);
+  const std::size_t b = qb.shape()[batch_axis], l = qb.shape()[length_axis], s = kb.shape()[length_axis], e = embed_dim_,
+                    h = num_heads_;
+  TG_CHECK(kb.shape()[batch_axis] == b && vb.shape()[batch_axis] == b && vb.shape()[length_axis] == s, op,
            shapes() + ": batch sizes or key and value lengths differ");
 
+  // the packed parameters cut by split: one gradient gathered for each, not three zero-padded
   const auto ie = static_cast<std::int64_t>(e);
-  const auto project = [&](const Variable<T>& x, const Variable<T>& separate_weight, std::int64_t part) {
-    const Variable<T> w = in_proj_weight.defined() ? narrow(in_proj_weight, 0, part * ie, ie) : separate_weight;
-    Variable<T> y = matmul(x, w, {.transpose_b = true});
-    return in_proj_bias.defined() ? y + narrow(in_proj_bias, 0, part * ie, ie) : y;
-  };
-  const Variable<T> q = project(qb, q_proj_weight, 0);
-  const Variable<T> k = project(kb, k_proj_weight, 1);
-  const Variable<T> v = project(vb, v_proj_weight, 2);
+  const std::vector<Variable<T>> weights_qkv =
+      in_proj_weight.defined() ? split(in_proj_weight, {ie, ie, ie}, 0) : std::vector<Variable<T>>{q_proj_weight, k_proj_weight, v_proj_weight};
+  const std::vector<Variable<T>> biases_qkv =
+      in_proj_bias.defined() ? split(in_proj_bias, {ie, ie, ie}, 0) : std::vector<Variable<T>>(3);
+  const Variable<T> q = linear(qb, weights_qkv[0], biases_qkv[0]);
+  const Variable<T> k = linear(kb, weights_qkv[1], biases_qkv[1]);
+  const Variable<T> v = linear(vb, weights_qkv[2], biases_qkv[2]);
 
   Variable<T> mask;
   const auto add_mask = [&](Variable<T> m) { mask = mask.defined() ? mask + m : m; };
@@ -169,11 +170,11 @@ AttentionOutput<T> MultiheadAttention<T>::forward(const Variable<T>& query, cons
   if (args.is_causal) add_mask(causal_mask<T>(l, s));
 
   const T scale = static_cast<T>(1 / std::sqrt(static_cast<double>(e / h)));
-  Variable<T> weights = attention_softmax(head_scores(q, k, h, scale), mask);  // [B, H, L, S]
+  Variable<T> weights = attention_softmax(head_scores(q, k, h, scale, seq_first), mask);  // [B, H, L, S]
   if (this->is_training() && options_.dropout > 0) weights = dropout(weights, options_.dropout, true);
-  Variable<T> out = out_proj->forward(head_mix(weights, v, h));                // [B, L, E]
+  Variable<T> out = out_proj->forward(head_mix(weights, v, h, false, T(1), seq_first));  // as the query's layout
   AttentionOutput<T> result;
-  result.output = !batched ? squeeze(out, {0}) : swap ? transpose(out, 0, 1) : out;
+  result.output = batched ? out : squeeze(out, {0});
   if (args.need_weights) {
     Variable<T> w = args.average_attn_weights ? mean(weights, {1}) : weights;
     result.weights = batched ? w : squeeze(w, {0});

@@ -25,6 +25,13 @@ Variable<T> positions_for(const char* op, const Variable<T>& table, const Variab
   return batch_first ? rows : unsqueeze(rows, 1);
 }
 
+/// A layer's dropout, skipped where it would only copy (p = 0, or evaluation): the layers'
+/// intermediate results are never handed out, so they need no node of their own.
+template <class T>
+Variable<T> drop(Dropout<T>& d, const Variable<T>& x) {
+  return d.p() > 0 && d.is_training() ? d.forward(x) : x;
+}
+
 template <class T>
 std::string encoding_repr(std::size_t max_len, std::size_t d, const PositionalEncodingOptions& o) {
   std::ostringstream os;
@@ -124,7 +131,7 @@ template <class T>
 Variable<T> TransformerEncoderLayer<T>::feed_forward(const Variable<T>& x) {
   Variable<T> h = linear1->forward(x);
   if (activation_) h = activation_->forward(h);
-  return dropout2->forward(linear2->forward(dropout->forward(h)));
+  return drop(*dropout2, linear2->forward(drop(*dropout, h)));
 }
 
 template <class T>
@@ -137,7 +144,7 @@ Variable<T> TransformerEncoderLayer<T>::forward(const Variable<T>& src, const En
                                 .need_weights = false,
                                 .average_attn_weights = true,
                                 .is_causal = args.is_causal};
-    return dropout1->forward(self_attn->forward(x, x, x, a).output);
+    return drop(*dropout1, self_attn->forward(x, x, x, a).output);
   };
   if (options_.norm_first) {
     Variable<T> x = src + self_block(norm1->forward(src));
@@ -181,7 +188,7 @@ Variable<T> TransformerDecoderLayer<T>::self_block(const Variable<T>& x, const D
                               .need_weights = false,
                               .average_attn_weights = true,
                               .is_causal = args.tgt_is_causal};
-  return dropout1->forward(self_attn->forward(x, x, x, a).output);
+  return drop(*dropout1, self_attn->forward(x, x, x, a).output);
 }
 
 template <class T>
@@ -193,14 +200,14 @@ Variable<T> TransformerDecoderLayer<T>::cross_block(const Variable<T>& x, const 
                               .need_weights = false,
                               .average_attn_weights = true,
                               .is_causal = args.memory_is_causal};
-  return dropout2->forward(multihead_attn->forward(x, memory, memory, a).output);
+  return drop(*dropout2, multihead_attn->forward(x, memory, memory, a).output);
 }
 
 template <class T>
 Variable<T> TransformerDecoderLayer<T>::feed_forward(const Variable<T>& x) {
   Variable<T> h = linear1->forward(x);
   if (activation_) h = activation_->forward(h);
-  return dropout3->forward(linear2->forward(dropout->forward(h)));
+  return drop(*dropout3, linear2->forward(drop(*dropout, h)));
 }
 
 template <class T>

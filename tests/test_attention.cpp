@@ -74,6 +74,27 @@ TEST_CASE("head_scores and head_mix: gradcheck and gradgradcheck, with and witho
   CHECK(gradgradcheck(mix_t, {at, y}));
 }
 
+TEST_CASE("head ops on [L, B, D] (seq_first) equal them on [B, L, D]; gradcheck and gradgradcheck") {
+  manual_seed(3);
+  const std::size_t heads = 2;
+  D x = random_input({3, 2, 4}), y = random_input({5, 2, 4}), a = random_input({2, 2, 3, 5}), at = random_input({2, 2, 5, 3});
+  const auto batch_first = [](const D& t) { return transpose(t, 0, 1); };
+  check_close(head_scores(x, y, heads, 0.7, true).value(), head_scores(batch_first(x), batch_first(y), heads, 0.7).value());
+  D mixed = head_mix(a, y, heads, false, 1.3, true);
+  CHECK(mixed.shape() == Shape{3, 2, 4});
+  check_close(batch_first(mixed).value(), head_mix(a, batch_first(y), heads, false, 1.3).value());
+  check_close(batch_first(head_mix(at, y, heads, true, 1.0, true)).value(), head_mix(at, batch_first(y), heads, true).value());
+  Fn scores = [](const std::vector<D>& in) { return head_scores(in[0], in[1], 2, 0.7, true); };
+  CHECK(gradcheck(scores, {x, y}));
+  CHECK(gradgradcheck(scores, {x, y}));
+  Fn mix = [](const std::vector<D>& in) { return head_mix(in[0], in[1], 2, false, 1.3, true); };
+  CHECK(gradcheck(mix, {a, y}));
+  CHECK(gradgradcheck(mix, {a, y}));
+  Fn mix_t = [](const std::vector<D>& in) { return head_mix(in[0], in[1], 2, true, 1.0, true); };
+  CHECK(gradcheck(mix_t, {at, y}));
+  CHECK(gradgradcheck(mix_t, {at, y}));
+}
+
 TEST_CASE("head ops: bad shapes name the op and the shapes") {
   check_error([] { head_scores(zeros<double>({2, 3, 6}), zeros<double>({2, 3, 6}), 4); },
               {"head_scores", "[2,3,6]", "do not split into 4 heads"});

@@ -256,6 +256,29 @@ TEST_CASE("LayerNorm gradients of input, weight and bias; second order too") {
   CHECK(gradgradcheck(f, {x, ln.weight, ln.bias}));
 }
 
+TEST_CASE("LayerNorm's fused op agrees with the formula written with ops (values and gradients, rows split over threads)") {
+  manual_seed(29);
+  using F = Variable<float>;
+  nn::LayerNorm<float> ln(256);
+  ln.weight.mutable_value() = xt::xarray<float>(random_input({256}, 0.5, 1.5).value());
+  ln.bias.mutable_value() = xt::xarray<float>(random_input({256}).value());
+  F x(xt::xarray<float>(random_input({4, 150, 256}, -2, 6).value()), true);  // 600 rows: above the threading threshold
+  F g(xt::xarray<float>(random_input({4, 150, 256}).value()));
+  F y = ln(x);
+  y.backward(g);
+  const xt::xarray<float> dx = x.grad().value(), dw = ln.weight.grad().value(), db = ln.bias.grad().value();
+  x.zero_grad();
+  ln.zero_grad();
+  F mu = mean(x, {-1}, true);
+  F centred = x - mu;
+  F reference = centred / sqrt(mean(centred * centred, {-1}, true) + 1e-5f) * ln.weight + ln.bias;
+  reference.backward(g);
+  CHECK(xt::allclose(y.value(), reference.value(), 1e-4, 1e-4));
+  CHECK(xt::allclose(dx, x.grad().value(), 1e-3, 1e-4));
+  CHECK(xt::allclose(dw, ln.weight.grad().value(), 1e-3, 1e-3));
+  CHECK(xt::allclose(db, ln.bias.grad().value(), 1e-3, 1e-3));
+}
+
 // ---- BatchNorm1d -------------------------------------------------------------------------------
 
 TEST_CASE("BatchNorm1d normalises with batch statistics and updates running ones like PyTorch") {

@@ -373,3 +373,15 @@ TEST_CASE("softmax and log_softmax along the last axis (the row kernel) agree wi
   CHECK(softmax(big).value()(0, 0) == doctest::Approx(1 / (1 + std::exp(-1.0))));
   CHECK(gradgradcheck([](const std::vector<D>& in) { return softmax(in[0], -1); }, {random_input({2, 5})}));
 }
+
+TEST_CASE("softmax, log_softmax and softmax_backward split into rows over threads agree with the general path") {
+  manual_seed(94);
+  const D x = random_input({4, 300, 128}, -10, 10);  // 153,600 values: past the threading threshold
+  const D moved = permute(x, {2, 0, 1});
+  const xt::xarray<double> general = xt::transpose(softmax(moved, 0).value(), {1, 2, 0});
+  check_close(softmax(x, -1).value(), general, 1e-14);
+  check_close(log_softmax(x, -1).value(), xt::xarray<double>(xt::transpose(log_softmax(moved, 0).value(), {1, 2, 0})), 1e-14);
+  const D g = random_input({4, 300, 128});
+  const D out = softmax(x, -1);
+  check_close(softmax_backward(g, out).value(), (out * (g - sum(g * out, {-1}, true))).value(), 1e-14);
+}

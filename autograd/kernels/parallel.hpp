@@ -65,4 +65,15 @@ void parallel_ranges(std::size_t n, std::size_t parts, Body&& body) {
   parallel_tasks(parts, [&](std::size_t part) { body(n * part / parts, n * (part + 1) / parts); });
 }
 
+/// body(first, last) over `rows` rows of `width` elements each, whole rows split across
+/// threads (a few ranges per thread) when rows * width is large (parallel_for's threshold).
+template <class Body>
+void parallel_rows(std::size_t rows, std::size_t width, Body&& body) {
+  if (rows < 2 || rows * width < parallel_threshold) {
+    body(std::size_t(0), rows);
+    return;
+  }
+  parallel_ranges(rows, 4 * parallel_threads(), body);
+}
+
 }  // namespace tg::kernels

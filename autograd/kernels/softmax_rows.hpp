@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <limits>
 
+#include "parallel.hpp"
 #include "vector_math.hpp"
 
 namespace tg::kernels {
@@ -22,39 +23,52 @@ T row_shift(const T* x, std::size_t n) {
   return std::isfinite(m) ? m : T(0);
 }
 
-/// out = softmax of each of `rows` rows of length n. A row whose exponentials sum to 0 (every
-/// entry -inf, e.g. every key masked) is all 0 when `empty_rows_to_zero` (attention's
-/// convention), else 0/0 = NaN (softmax's, as PyTorch). A NaN anywhere in a row makes the row NaN.
+/// out = softmax of one row of length n (see softmax_rows).
 template <class T>
-void softmax_rows(const T* x, T* out, std::size_t rows, std::size_t n, bool empty_rows_to_zero) {
-  for (std::size_t r = 0; r < rows; ++r, x += n, out += n) {
-    const T m = row_shift(x, n);
-    T s = 0;
+void softmax_row(const T* x, T* out, std::size_t n, bool empty_rows_to_zero) {
+  const T m = row_shift(x, n);
+  T s = 0;
 #pragma omp simd reduction(+ : s)
-    for (std::size_t i = 0; i < n; ++i) {
-      const T e = std::exp(x[i] - m);
-      out[i] = e;
-      s += e;
-    }
-    const T scale = (empty_rows_to_zero && s == T(0)) ? T(0) : T(1) / s;
-#pragma omp simd
-    for (std::size_t i = 0; i < n; ++i) out[i] *= scale;
+  for (std::size_t i = 0; i < n; ++i) {
+    const T e = std::exp(x[i] - m);
+    out[i] = e;
+    s += e;
   }
+  const T scale = (empty_rows_to_zero && s == T(0)) ? T(0) : T(1) / s;
+#pragma omp simd
+  for (std::size_t i = 0; i < n; ++i) out[i] *= scale;
 }
 
-/// out = log_softmax of each row: (x - m) - log(sum(exp(x - m))), in that order: the shifted
+/// out = log_softmax of one row of length n (see log_softmax_rows).
+template <class T>
+void log_softmax_row(const T* x, T* out, std::size_t n) {
+  const T m = row_shift(x, n);
+  T s = 0;
+#pragma omp simd reduction(+ : s)
+  for (std::size_t i = 0; i < n; ++i) s += std::exp(x[i] - m);
+  const T log_s = std::log(s);
+#pragma omp simd
+  for (std::size_t i = 0; i < n; ++i) out[i] = (x[i] - m) - log_s;
+}
+
+/// out = softmax of each of `rows` rows of length n (rows split over the cores when large). A
+/// row whose exponentials sum to 0 (every entry -inf, e.g. every key masked) is all 0 when
+/// `empty_rows_to_zero` (attention's convention), else 0/0 = NaN (softmax's, as PyTorch). A NaN
+/// anywhere in a row makes the row NaN.
+template <class T>
+void softmax_rows(const T* x, T* out, std::size_t rows, std::size_t n, bool empty_rows_to_zero) {
+  parallel_rows(rows, n, [=](std::size_t first, std::size_t last) {
+    for (std::size_t r = first; r < last; ++r) softmax_row(x + r * n, out + r * n, n, empty_rows_to_zero);
+  });
+}
+
+/// log_softmax of each row: (x - m) - log(sum(exp(x - m))), in that order: the shifted
 /// values are small, so nothing is lost to rounding at |x| ~ 1000 (x - logsumexp would).
 template <class T>
 void log_softmax_rows(const T* x, T* out, std::size_t rows, std::size_t n) {
-  for (std::size_t r = 0; r < rows; ++r, x += n, out += n) {
-    const T m = row_shift(x, n);
-    T s = 0;
-#pragma omp simd reduction(+ : s)
-    for (std::size_t i = 0; i < n; ++i) s += std::exp(x[i] - m);
-    const T log_s = std::log(s);
-#pragma omp simd
-    for (std::size_t i = 0; i < n; ++i) out[i] = (x[i] - m) - log_s;
-  }
+  parallel_rows(rows, n, [=](std::size_t first, std::size_t last) {
+    for (std::size_t r = first; r < last; ++r) log_softmax_row(x + r * n, out + r * n, n);
+  });
 }
 
 }  // namespace tg::kernels

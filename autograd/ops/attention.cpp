@@ -19,24 +19,29 @@ namespace tg {
 
 namespace {
 
-/// B, rows and D of a [B, rows, D] operand whose D splits into `heads` blocks.
+/// B, rows and D of a [B, rows, D] operand whose D splits into `heads` blocks, or of a
+/// [rows, B, D] one (seq_first, PyTorch's default layout), and where its matrices lie: batch b's
+/// row i starts at b * batch_stride + i * row_stride.
 struct HeadView {
-  std::size_t batch, rows, width;
+  std::size_t batch, rows, width, batch_stride, row_stride;
 };
 
 template <class T>
-HeadView head_view(const char* op, const char* role, const Variable<T>& x, std::size_t heads) {
-  TG_CHECK(x.dim() == 3, op, std::string(role) + " " + shape_str(x.shape()) + " must be [batch, length, features]");
+HeadView head_view(const char* op, const char* role, const Variable<T>& x, std::size_t heads, bool seq_first) {
+  TG_CHECK(x.dim() == 3, op,
+           std::string(role) + " " + shape_str(x.shape()) + " must be " + (seq_first ? "[length, batch, features]" : "[batch, length, features]"));
   TG_CHECK(heads > 0 && x.shape()[2] % heads == 0, op,
            std::string(role) + " " + shape_str(x.shape()) + ": its " + std::to_string(x.shape()[2]) +
                " features do not split into " + std::to_string(heads) + " heads");
-  return {x.shape()[0], x.shape()[1], x.shape()[2]};
+  const std::size_t d = x.shape()[2];
+  if (seq_first) return {x.shape()[1], x.shape()[0], d, d, x.shape()[1] * d};
+  return {x.shape()[0], x.shape()[1], d, x.shape()[1] * d, d};
 }
 
 template <class T>
-xt::xarray<T> head_scores_value(const Variable<T>& x, const Variable<T>& y, std::size_t heads, T scale) {
-  const HeadView vx = head_view("head_scores", "x", x, heads);
-  const HeadView vy = head_view("head_scores", "y", y, heads);
+xt::xarray<T> head_scores_value(const Variable<T>& x, const Variable<T>& y, std::size_t heads, T scale, bool seq_first) {
+  const HeadView vx = head_view("head_scores", "x", x, heads, seq_first);
+  const HeadView vy = head_view("head_scores", "y", y, heads, seq_first);
   TG_CHECK(vx.batch == vy.batch && vx.width == vy.width, "head_scores",
            "x " + shape_str(x.shape()) + " and y " + shape_str(y.shape()) + " differ in batch or features");
   const std::size_t e = vx.width / heads, l = vx.rows, s = vy.rows;
@@ -48,15 +53,15 @@ xt::xarray<T> head_scores_value(const Variable<T>& x, const Variable<T>& y, std:
     for (std::size_t h = 0; h < heads; ++h) {
       T* o = out.data() + (b * heads + h) * l * s;
       if (e == 0) std::fill_n(o, l * s, T(0));
-      else kernels::gemm(false, true, l, s, e, scale, px + b * l * vx.width + h * e, vx.width,
-                         py + b * s * vx.width + h * e, vx.width, T(0), o, s);
+      else kernels::gemm(false, true, l, s, e, scale, px + b * vx.batch_stride + h * e, vx.row_stride,
+                         py + b * vy.batch_stride + h * e, vy.row_stride, T(0), o, s);
     }
   return out;
 }
 
 template <class T>
-xt::xarray<T> head_mix_value(const Variable<T>& a, const Variable<T>& v, std::size_t heads, bool ta, T scale) {
-  const HeadView vv = head_view("head_mix", "v", v, heads);
+xt::xarray<T> head_mix_value(const Variable<T>& a, const Variable<T>& v, std::size_t heads, bool ta, T scale, bool seq_first) {
+  const HeadView vv = head_view("head_mix", "v", v, heads, seq_first);
   TG_CHECK(a.dim() == 4 && a.shape()[0] == vv.batch && a.shape()[1] == heads, "head_mix",
            "weights " + shape_str(a.shape()) + " must be [batch " + std::to_string(vv.batch) + ", heads " +
                std::to_string(heads) + ", L, S] for values " + shape_str(v.shape()));
@@ -66,18 +71,19 @@ xt::xarray<T> head_mix_value(const Variable<T>& a, const Variable<T>& v, std::si
            "weights " + shape_str(a.shape()) + (ta ? "^T" : "") + " cover " + std::to_string(s) + " keys, values " +
                shape_str(v.shape()) + " hold " + std::to_string(vv.rows));
   const std::size_t d = vv.width, e = d / heads;
-  xt::xarray<T> out = xt::empty<T>(Shape{vv.batch, l, d});
+  xt::xarray<T> out = xt::empty<T>(seq_first ? Shape{l, vv.batch, d} : Shape{vv.batch, l, d});
   if (out.size() == 0) return out;
   if (s == 0) {
     std::fill(out.begin(), out.end(), T(0));
     return out;
   }
+  const std::size_t out_batch_stride = seq_first ? d : l * d, out_row_stride = seq_first ? vv.batch * d : d;
   const T* pa = a.value().data();
   const T* pv = v.value().data();
   for (std::size_t b = 0; b < vv.batch; ++b)
     for (std::size_t h = 0; h < heads; ++h)
-      kernels::gemm(ta, false, l, e, s, scale, pa + (b * heads + h) * r * c, c, pv + b * s * d + h * e, d, T(0),
-                    out.data() + b * l * d + h * e, d);
+      kernels::gemm(ta, false, l, e, s, scale, pa + (b * heads + h) * r * c, c, pv + b * vv.batch_stride + h * e, vv.row_stride,
+                    T(0), out.data() + b * out_batch_stride + h * e, out_row_stride);
   return out;
 }
 
@@ -85,12 +91,12 @@ xt::xarray<T> head_mix_value(const Variable<T>& a, const Variable<T>& v, std::si
 
 /// d/dx = scale g y (per head), d/dy = scale g^T x: both head_mix.
 template <class T>
-Variable<T> head_scores(const Variable<T>& x, const Variable<T>& y, std::size_t heads, Scalar<T> scale) {
-  return make_op<T>("head_scores", head_scores_value(x, y, heads, scale), {x, y},
-                    [heads, scale](const GradContext<T>& c) -> Grads<T> {
+Variable<T> head_scores(const Variable<T>& x, const Variable<T>& y, std::size_t heads, Scalar<T> scale, bool seq_first) {
+  return make_op<T>("head_scores", head_scores_value(x, y, heads, scale, seq_first), {x, y},
+                    [heads, scale, seq_first](const GradContext<T>& c) -> Grads<T> {
                       Variable<T> gx, gy;
-                      if (c.needs(0)) gx = head_mix(c.grad, c.in[1], heads, false, scale);
-                      if (c.needs(1)) gy = head_mix(c.grad, c.in[0], heads, true, scale);
+                      if (c.needs(0)) gx = head_mix(c.grad, c.in[1], heads, false, scale, seq_first);
+                      if (c.needs(1)) gy = head_mix(c.grad, c.in[0], heads, true, scale, seq_first);
                       return {gx, gy};
                     });
 }
@@ -98,13 +104,15 @@ Variable<T> head_scores(const Variable<T>& x, const Variable<T>& y, std::size_t 
 /// With A = op(a): dA = scale g v^T (head_scores of g and v; of v and g for the transpose),
 /// dv = scale A^T g (head_mix with the flag flipped).
 template <class T>
-Variable<T> head_mix(const Variable<T>& a, const Variable<T>& v, std::size_t heads, bool transpose_a, Scalar<T> scale) {
-  return make_op<T>("head_mix", head_mix_value(a, v, heads, transpose_a, scale), {a, v},
-                    [heads, transpose_a, scale](const GradContext<T>& c) -> Grads<T> {
+Variable<T> head_mix(const Variable<T>& a, const Variable<T>& v, std::size_t heads, bool transpose_a, Scalar<T> scale,
+                     bool seq_first) {
+  return make_op<T>("head_mix", head_mix_value(a, v, heads, transpose_a, scale, seq_first), {a, v},
+                    [heads, transpose_a, scale, seq_first](const GradContext<T>& c) -> Grads<T> {
                       Variable<T> ga, gv;
                       if (c.needs(0))
-                        ga = transpose_a ? head_scores(c.in[1], c.grad, heads, scale) : head_scores(c.grad, c.in[1], heads, scale);
-                      if (c.needs(1)) gv = head_mix(c.in[0], c.grad, heads, !transpose_a, scale);
+                        ga = transpose_a ? head_scores(c.in[1], c.grad, heads, scale, seq_first)
+                                         : head_scores(c.grad, c.in[1], heads, scale, seq_first);
+                      if (c.needs(1)) gv = head_mix(c.in[0], c.grad, heads, !transpose_a, scale, seq_first);
                       return {ga, gv};
                     });
 }

@@ -13,16 +13,19 @@
 namespace tg {
 
 /// Scores of every head: out[b, h] = scale * x_h[b] y_h[b]^T, with x [B, L, D] and y [B, S, D]
-/// split into `heads` column blocks x_h of width D / heads. Result [B, heads, L, S].
+/// split into `heads` column blocks x_h of width D / heads. Result [B, heads, L, S]. seq_first:
+/// x [L, B, D] and y [S, B, D] (PyTorch's default layout), read in place all the same.
 template <class T>
-Variable<T> head_scores(const Variable<T>& x, const Variable<T>& y, std::size_t heads, Scalar<T> scale = T(1));
+Variable<T> head_scores(const Variable<T>& x, const Variable<T>& y, std::size_t heads, Scalar<T> scale = T(1),
+                        bool seq_first = false);
 
 /// Heads mixed back into columns: out_h[b] = scale * op(a[b, h]) v_h[b], where a is
 /// [B, heads, R, C], op(a) = a (R = L, C = S) or its transpose (transpose_a: C = L, R = S), and
 /// v is [B, S, D]. Result [B, L, D], head h in columns h D/heads ... (h+1) D/heads - 1.
+/// seq_first: v [S, B, D] and the result [L, B, D].
 template <class T>
 Variable<T> head_mix(const Variable<T>& a, const Variable<T>& v, std::size_t heads, bool transpose_a = false,
-                     Scalar<T> scale = T(1));
+                     Scalar<T> scale = T(1), bool seq_first = false);
 
 /// softmax(scores + mask) along the last axis, where mask (undefined: none) broadcasts to the
 /// scores and holds 0 where a key takes part and -inf where it is masked. A row whose keys are

@@ -64,6 +64,27 @@ xt::xarray<T> matmul_value(const xt::xarray<T>& a, const xt::xarray<T>& b, bool 
   return out;
 }
 
+template <class T>
+Variable<T> matmul_nd(const Variable<T>& a, const Variable<T>& b, bool ta, bool tb);
+
+/// a^T b with every leading axis folded into the rows: a [..., m] and b [..., n] of one leading
+/// shape (rank >= 2) give [m, n], one GEMM reading both in place (a reshape to [rows, m] would
+/// copy). The weight gradient of linear and of a stack of matrices times one matrix.
+/// d/da = b g^T, d/db = a g: each a stack times one matrix.
+template <class T>
+Variable<T> folded_matmul(const Variable<T>& a, const Variable<T>& b) {
+  const std::size_t m = a.shape().back(), n = b.shape().back(), rows = product(a.shape(), 0, a.dim() - 1);
+  xt::xarray<T> out = detail::empty_array<T>(Shape{m, n});
+  if (out.size() > 0 && rows > 0) kernels::gemm(true, false, m, n, rows, a.value().data(), b.value().data(), out.data());
+  else std::fill(out.begin(), out.end(), T(0));
+  return make_op<T>("matmul", std::move(out), {a, b}, [](const GradContext<T>& c) -> Grads<T> {
+    Variable<T> ga, gb;
+    if (c.needs(0)) ga = matmul_nd(c.in[1], c.grad, false, true);
+    if (c.needs(1)) gb = matmul_nd(c.in[0], c.grad, false, false);
+    return {ga, gb};
+  });
+}
+
 /// op(a) @ op(b) for rank >= 2. Derivatives (A = op(a), B = op(b), G = dL/dC):
 ///   dL/dA = G B^T,  dL/dB = A^T G, each expressed as another flagged matmul of the stored
 ///   operands, then summed over broadcast batch axes.
@@ -77,12 +98,8 @@ Variable<T> matmul_nd(const Variable<T>& a, const Variable<T>& b, bool ta, bool 
     if (c.needs(0)) ga = detail::sum_to_or_same(ta ? matmul_nd(b, g, tb, true) : matmul_nd(g, b, false, !tb), a.shape());
     if (c.needs(1)) {
       if (b.dim() == 2 && a.dim() > 2 && !ta) {
-        // fold the batch into rows: one GEMM instead of a batch of GEMMs and a sum (the row
-        // count spelled out: reshape cannot infer a -1 when the last axis has size 0)
-        const auto rows = static_cast<std::int64_t>(product(a.shape(), 0, a.dim() - 1));
-        auto a2 = reshape(a, {rows, static_cast<std::int64_t>(a.shape().back())});
-        auto g2 = reshape(g, {rows, static_cast<std::int64_t>(g.shape().back())});
-        gb = tb ? matmul_nd(g2, a2, true, false) : matmul_nd(a2, g2, true, false);
+        // fold the batch into rows: one GEMM instead of a batch of GEMMs and a sum
+        gb = tb ? folded_matmul(g, a) : folded_matmul(a, g);
       } else {
         gb = detail::sum_to_or_same(tb ? matmul_nd(g, a, true, ta) : matmul_nd(a, g, !ta, false), b.shape());
       }
@@ -173,8 +190,9 @@ Variable<T> linear(const Variable<T>& x, const Variable<T>& weight, const Variab
     Grads<T> grads(c.in.size());
     if (c.needs(0)) grads[0] = matmul(g, c.in[1]);
     if (c.needs(1))
-      grads[1] = matmul(detail::reshape_or_same(g, Shape{rows, g.shape().back()}),
-                        detail::reshape_or_same(x, Shape{rows, x.shape().back()}), {.transpose_a = true});
+      grads[1] = x.dim() >= 2 ? folded_matmul(g, x)
+                              : matmul(detail::reshape_or_same(g, Shape{rows, g.shape().back()}),
+                                       detail::reshape_or_same(x, Shape{rows, x.shape().back()}), {.transpose_a = true});
     if (c.in.size() == 3 && c.needs(2)) grads[2] = detail::sum_to_or_same(g, c.in[2].shape());
     return grads;
   };

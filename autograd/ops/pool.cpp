@@ -40,17 +40,6 @@ struct PoolWindows {
 using SharedWindows = std::shared_ptr<const PoolWindows>;
 using SharedIndices = std::shared_ptr<const IndexArray>;
 
-/// body(p0, p1) over the planes [0, planes) of an input of `elements` values: split over the
-/// library's threads when the input is large (planes are independent), else here.
-template <class Body>
-void over_planes(std::size_t planes, std::size_t elements, Body&& body) {
-  if (elements < kernels::parallel_threshold || kernels::parallel_threads() == 1) {
-    body(std::size_t(0), planes);
-    return;
-  }
-  kernels::parallel_ranges(planes, 4 * kernels::parallel_threads(), body);
-}
-
 /// The valid taps of one axis window: [first, last) in j, so start + j step is in [0, size).
 std::pair<std::size_t, std::size_t> valid_taps(const AxisWindow& w, std::size_t size) {
   std::size_t first = 0, last = 0;
@@ -101,7 +90,7 @@ std::pair<xt::xarray<T>, IndexArray> max_value(const xt::xarray<T>& x, const Poo
     if (hi < lo) lo = hi = 0;
   }
   const std::size_t out_w = w.cols.size();
-  over_planes(w.planes, w.planes * w.in_plane(), [&](std::size_t p0, std::size_t p1) {
+  kernels::parallel_rows(w.planes, w.in_plane(), [&](std::size_t p0, std::size_t p1) {
     std::vector<std::int32_t> row_index(out_w);
     T* po = out.data() + p0 * w.out_plane();
     Index* pi = indices.data() + p0 * w.out_plane();
@@ -202,7 +191,7 @@ Variable<T> plane_gather(const Variable<T>& x, const SharedIndices& indices, con
 template <class T>
 Variable<T> plane_scatter(const Variable<T>& g, const SharedIndices& indices, const SharedWindows& w) {
   xt::xarray<T> out = detail::empty_array<T>(w->input_shape);
-  over_planes(w->planes, out.size(), [&](std::size_t p0, std::size_t p1) {
+  kernels::parallel_rows(w->planes, w->in_plane(), [&](std::size_t p0, std::size_t p1) {
     const T* pg = g.value().data() + p0 * w->out_plane();
     const Index* pi = indices->data() + p0 * w->out_plane();
     for (std::size_t p = p0; p < p1; ++p) {
@@ -221,7 +210,7 @@ Variable<T> plane_scatter(const Variable<T>& g, const SharedIndices& indices, co
 template <class T>
 Variable<T> plane_gather(const Variable<T>& x, const SharedIndices& indices, const SharedWindows& w) {
   xt::xarray<T> out = detail::empty_array<T>(w->output_shape);
-  over_planes(w->planes, x.value().size(), [&](std::size_t p0, std::size_t p1) {
+  kernels::parallel_rows(w->planes, w->in_plane(), [&](std::size_t p0, std::size_t p1) {
     T* po = out.data() + p0 * w->out_plane();
     const Index* pi = indices->data() + p0 * w->out_plane();
     for (std::size_t p = p0; p < p1; ++p) {
@@ -274,7 +263,7 @@ Variable<T> window_mean_adjoint(const Variable<T>& g, const SharedWindows& w, co
 template <class T>
 Variable<T> window_mean(const Variable<T>& x, const SharedWindows& w, const char* op) {
   xt::xarray<T> out = detail::empty_array<T>(w->output_shape);
-  over_planes(w->planes, x.value().size(), [&](std::size_t p0, std::size_t p1) {
+  kernels::parallel_rows(w->planes, w->in_plane(), [&](std::size_t p0, std::size_t p1) {
     T* po = out.data() + p0 * w->out_plane();
     for (std::size_t p = p0; p < p1; ++p) {
       const T* plane = x.value().data() + p * w->in_plane();
@@ -299,7 +288,7 @@ Variable<T> window_mean(const Variable<T>& x, const SharedWindows& w, const char
 template <class T>
 Variable<T> window_mean_adjoint(const Variable<T>& g, const SharedWindows& w, const char* op) {
   xt::xarray<T> out = detail::empty_array<T>(w->input_shape);
-  over_planes(w->planes, out.size(), [&](std::size_t p0, std::size_t p1) {
+  kernels::parallel_rows(w->planes, w->in_plane(), [&](std::size_t p0, std::size_t p1) {
     const T* pg = g.value().data() + p0 * w->out_plane();
     for (std::size_t p = p0; p < p1; ++p) {
       T* plane = out.data() + p * w->in_plane();

@@ -196,13 +196,17 @@ Variable<T> softmax_backward(const Variable<T>& g, const Variable<T>& out) {
   const T* pg = g.value().data();
   const T* po = out.value().data();
   T* pv = value.data();
-  for (std::size_t r = 0, rows = n == 0 ? 0 : value.size() / n; r < rows; ++r, pg += n, po += n, pv += n) {
-    T s = 0;
+  kernels::parallel_rows(n == 0 ? 0 : value.size() / n, n, [=](std::size_t first, std::size_t last) {
+    for (std::size_t r = first; r < last; ++r) {
+      const T *gr = pg + r * n, *outr = po + r * n;
+      T* vr = pv + r * n;
+      T s = 0;
 #pragma omp simd reduction(+ : s)
-    for (std::size_t i = 0; i < n; ++i) s += pg[i] * po[i];
+      for (std::size_t i = 0; i < n; ++i) s += gr[i] * outr[i];
 #pragma omp simd
-    for (std::size_t i = 0; i < n; ++i) pv[i] = po[i] * (pg[i] - s);
-  }
+      for (std::size_t i = 0; i < n; ++i) vr[i] = outr[i] * (gr[i] - s);
+    }
+  });
   return make_op<T>("softmax_backward", std::move(value), {g, out}, [](const GradContext<T>& c) -> Grads<T> {
     const auto& u = c.grad;
     const auto& g = c.in[0];
