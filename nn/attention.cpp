@@ -62,6 +62,8 @@ Variable<T> scaled_dot_product_attention(const Variable<T>& q, const Variable<T>
   TG_CHECK(q.dim() >= 2 && k.dim() >= 2 && v.dim() >= 2, op, shapes() + ": each needs at least [length, features]");
   TG_CHECK(q.shape().back() == k.shape().back(), op, shapes() + ": query and key features differ");
   TG_CHECK(k.shape()[k.dim() - 2] == v.shape()[v.dim() - 2], op, shapes() + ": key and value lengths differ");
+  const auto batch = [](const Variable<T>& x) { return Shape(x.shape().begin(), x.shape().end() - 2); };
+  broadcast_shapes(op, broadcast_shapes(op, batch(q), batch(k)), batch(v));  // the leading axes, as matmul broadcasts them
   TG_CHECK(!(options.is_causal && options.attn_mask.defined()), op,
            "is_causal and attn_mask are exclusive (as in PyTorch): pass one mask");
   check_dropout<T>(op, options.dropout_p);

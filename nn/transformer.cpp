@@ -106,6 +106,8 @@ void check_layer(const char* op, std::size_t d_model, std::size_t nhead, const T
   TG_CHECK(d_model > 0 && nhead > 0 && o.dim_feedforward > 0, op,
            "d_model, nhead and dim_feedforward must be positive, got " + std::to_string(d_model) + ", " +
                std::to_string(nhead) + " and " + std::to_string(o.dim_feedforward));
+  TG_CHECK(d_model % nhead == 0, op,
+           "d_model " + std::to_string(d_model) + " must be divisible by nhead " + std::to_string(nhead));
   TG_CHECK(o.dropout >= 0 && o.dropout < 1, op, "dropout must be in [0, 1), got " + number_str(o.dropout));
 }
 }  // namespace

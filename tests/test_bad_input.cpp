@@ -352,6 +352,290 @@ const std::vector<Misuse> module_misuses = {
      {}},
 };
 
+// ---- convolution and pooling ops, recurrent and attention ops ---------------------------------------
+
+D x3() { return leaf(Shape{2, 3, 8}); }     // [N, C, L]
+D w3() { return leaf(Shape{4, 3, 3}); }     // [O, C, K]
+D x4() { return leaf(Shape{2, 3, 5, 5}); }  // [N, C, H, W]
+D w4() { return leaf(Shape{4, 3, 3, 3}); }  // [O, C, kH, kW]
+constexpr std::size_t huge = std::size_t{1} << 62;  // sizes whose products with small numbers overflow
+
+const std::vector<Misuse> conv_misuses = {
+    {"conv1d",
+     {{"rank-4 input", [] { conv1d(leaf(Shape{2, 3, 5, 5}), w3()); }},
+      {"weight for 2 input channels", [] { conv1d(x3(), leaf(Shape{4, 2, 3})); }},
+      {"rank-2 weight", [] { conv1d(x3(), leaf(Shape{4, 3})); }},
+      {"groups 2 of 3 channels", [] { conv1d(x3(), w3(), D(), {.groups = 2}); }},
+      {"groups 0", [] { conv1d(x3(), w3(), D(), {.groups = 0}); }},
+      {"stride 0", [] { conv1d(x3(), w3(), D(), {.stride = 0}); }},
+      {"dilation 0", [] { conv1d(x3(), w3(), D(), {.dilation = 0}); }},
+      {"kernel 3 over length 2", [] { conv1d(leaf(Shape{2, 3, 2}), w3()); }},
+      {"empty kernel", [] { conv1d(x3(), leaf(Shape{4, 3, 0})); }},
+      {"padding same with stride 2", [] { conv1d(x3(), w3(), D(), {.stride = 2, .padding = "same"}); }},
+      {"overflowing dilation", [] { conv1d(x3(), w3(), D(), {.dilation = huge}); }},
+      {"overflowing padding", [] { conv1d(x3(), w3(), D(), {.padding = std::size_t(-1) / 2}); }}},
+     {"["}},
+    {"conv1d", {{"an undefined input", [] { conv1d(D(), w3()); }}}, {"undefined"}},
+    {"conv2d", {{"an undefined weight", [] { conv2d(x4(), D()); }}}, {"undefined"}},
+    {"conv_transpose2d", {{"an undefined input", [] { conv_transpose2d(D(), w4()); }}}, {"undefined"}},
+    {"max_pool1d", {{"an undefined input", [] { max_pool1d(D(), {.kernel_size = 2}); }}}, {"undefined"}},
+    {"attention_softmax", {{"an undefined input", [] { attention_softmax(D()); }}}, {"undefined"}},
+    {"lstm_cell_state", {{"an undefined c", [] { lstm_cell_state(leaf(Shape{2, 8}), D()); }}}, {"undefined"}},
+    {"conv1d", {{"bias [3] for 4 channels", [] { conv1d(x3(), w3(), leaf(Shape{3})); }}}, {"[2,3,8]", "[4,3,3]", "[3]"}},
+    {"conv1d", {{"no channels", [] { conv1d(leaf(Shape{2, 0, 8}), leaf(Shape{4, 0, 3})); }}}, {"[2,0,8]", "[4,0,3]"}},
+    {"conv2d",
+     {{"rank-3 input", [] { conv2d(x3(), w4()); }},
+      {"weight for 2 input channels", [] { conv2d(x4(), leaf(Shape{4, 2, 3, 3})); }},
+      {"groups 2 of 3 channels", [] { conv2d(x4(), w4(), D(), {.groups = 2}); }},
+      {"groups 3 of 4 output channels", [] { conv2d(x4(), leaf(Shape{4, 1, 3, 3}), D(), {.groups = 3}); }},
+      {"stride {1, 0}", [] { conv2d(x4(), w4(), D(), {.stride = {1, 0}}); }},
+      {"kernel 6 over 5", [] { conv2d(x4(), leaf(Shape{4, 3, 6, 1})); }},
+      {"overflowing dilation", [] { conv2d(x4(), w4(), D(), {.dilation = {1, huge}}); }},
+      {"overflowing padding", [] { conv2d(x4(), w4(), D(), {.padding = {std::size_t(-1) / 2, 0}}); }}},
+     {"["}},
+    {"conv2d", {{"bias [4,1]", [] { conv2d(x4(), w4(), leaf(Shape{4, 1})); }}}, {"[2,3,5,5]", "[4,3,3,3]", "[4,1]"}},
+    {"conv_transpose1d",
+     {{"weight's first axis 4 for 3 channels", [] { conv_transpose1d(x3(), leaf(Shape{4, 2, 3})); }},
+      {"groups 2 of 3 channels", [] { conv_transpose1d(x3(), w3(), D(), {.groups = 2}); }},
+      {"output_padding 2 with stride 1", [] { conv_transpose1d(x3(), leaf(Shape{3, 2, 3}), D(), {.output_padding = 2}); }},
+      {"padding leaves nothing", [] { conv_transpose1d(x3(), leaf(Shape{3, 2, 3}), D(), {.padding = 6}); }},
+      {"stride 0", [] { conv_transpose1d(x3(), leaf(Shape{3, 2, 3}), D(), {.stride = 0}); }},
+      {"overflowing stride", [] { conv_transpose1d(x3(), leaf(Shape{3, 2, 3}), D(), {.stride = huge}); }},
+      {"overflowing dilation", [] { conv_transpose1d(x3(), leaf(Shape{3, 2, 3}), D(), {.dilation = huge}); }},
+      {"empty length", [] { conv_transpose1d(leaf(Shape{2, 3, 0}), leaf(Shape{3, 2, 3})); }},
+      {"rank-4 input", [] { conv_transpose1d(x4(), leaf(Shape{3, 2, 3})); }}},
+     {"["}},
+    {"conv_transpose2d",
+     {{"weight's first axis 4 for 3 channels", [] { conv_transpose2d(x4(), w4()); }},
+      {"rank-3 weight", [] { conv_transpose2d(x4(), leaf(Shape{3, 2, 3})); }},
+      {"output_padding {0, 3} with stride 2", [] { conv_transpose2d(x4(), leaf(Shape{3, 2, 3, 3}), D(), {.stride = 2, .output_padding = {0, 3}}); }},
+      {"overflowing stride", [] { conv_transpose2d(x4(), leaf(Shape{3, 2, 3, 3}), D(), {.stride = {huge, 1}}); }},
+      {"bias [3] for 2 channels", [] { conv_transpose2d(x4(), leaf(Shape{3, 2, 3, 3}), leaf(Shape{3})); }}},
+     {"["}},
+    {"unfold",
+     {{"rank-3 input", [] { unfold(x3(), {.kernel_size = 2}); }},
+      {"kernel 0", [] { unfold(x4(), {.kernel_size = 0}); }},
+      {"kernel 6 over 5", [] { unfold(x4(), {.kernel_size = 6}); }},
+      {"stride 0", [] { unfold(x4(), {.kernel_size = 2, .stride = 0}); }},
+      {"overflowing dilation", [] { unfold(x4(), {.kernel_size = 2, .dilation = huge}); }}},
+     {"["}},
+    {"fold",
+     {{"rank-4 input", [] { fold(x4(), {4, 4}, {.kernel_size = 2}); }},
+      {"rows not a multiple of the taps", [] { fold(leaf(Shape{1, 6, 9}), {4, 4}, {.kernel_size = 2}); }},
+      {"columns do not match", [] { fold(leaf(Shape{1, 8, 8}), {4, 4}, {.kernel_size = 2}); }},
+      {"output size 0", [] { fold(leaf(Shape{1, 8, 9}), {0, 4}, {.kernel_size = 2}); }},
+      {"kernel 0", [] { fold(leaf(Shape{1, 8, 9}), {4, 4}, {.kernel_size = 0}); }}},
+     {"["}},
+    {"max_pool1d",
+     {{"rank-4 input", [] { max_pool1d(x4(), {.kernel_size = 2}); }},
+      {"kernel 0", [] { max_pool1d(x3(), {.kernel_size = 0}); }},
+      {"padding 2 of kernel 3", [] { max_pool1d(x3(), {.kernel_size = 3, .padding = 2}); }},
+      {"kernel 9 over 8", [] { max_pool1d(x3(), {.kernel_size = 9}); }},
+      {"dilation 0", [] { max_pool1d(x3(), {.kernel_size = 2, .dilation = 0}); }},
+      {"overflowing dilation", [] { max_pool1d(x3(), {.kernel_size = 3, .dilation = huge}); }},
+      {"overflowing kernel and padding", [] { max_pool1d(x3(), {.kernel_size = std::size_t(-1), .padding = std::size_t(-1) / 2}); }}},
+     {"["}},
+    {"max_pool2d",
+     {{"rank-5 input", [] { max_pool2d(leaf(Shape{1, 2, 3, 4, 4}), {.kernel_size = 2}); }},
+      {"kernel {2, 0}", [] { max_pool2d(x4(), {.kernel_size = {2, 0}}); }},
+      {"padding 2 of kernel 2", [] { max_pool2d(x4(), {.kernel_size = 2, .padding = 2}); }},
+      {"kernel 6 over 5", [] { max_pool2d(x4(), {.kernel_size = 6}); }},
+      {"overflowing dilation", [] { max_pool2d(x4(), {.kernel_size = 2, .dilation = {huge, 1}}); }},
+      {"with indices, kernel 0", [] { max_pool2d_with_indices(x4(), {.kernel_size = 0}); }}},
+     {"["}},
+    {"avg_pool1d",
+     {{"rank-1 input", [] { avg_pool1d(leaf(Shape{8}), {.kernel_size = 2}); }},
+      {"kernel 0", [] { avg_pool1d(x3(), {.kernel_size = 0}); }},
+      {"padding 2 of kernel 2", [] { avg_pool1d(x3(), {.kernel_size = 2, .padding = 2}); }},
+      {"overflowing kernel and padding", [] { avg_pool1d(x3(), {.kernel_size = std::size_t(-1), .padding = std::size_t(-1) / 2}); }}},
+     {"["}},
+    {"avg_pool2d",
+     {{"kernel 6 over 5", [] { avg_pool2d(x4(), {.kernel_size = 6}); }},
+      {"kernel {0, 2}", [] { avg_pool2d(x4(), {.kernel_size = {0, 2}}); }},
+      {"an empty plane", [] { avg_pool2d(leaf(Shape{2, 3, 0, 5}), {.kernel_size = 2}); }}},
+     {"["}},
+    {"adaptive_avg_pool2d",
+     {{"output {0, 2}", [] { adaptive_avg_pool2d(x4(), {0, 2}); }},
+      {"an empty plane", [] { adaptive_avg_pool2d(leaf(Shape{2, 3, 0, 5}), {2, 2}); }},
+      {"rank-2 input", [] { adaptive_avg_pool2d(leaf(Shape{5, 5}), {2, 2}); }},
+      {"overflowing output size", [] { adaptive_avg_pool2d(x4(), {huge, huge}); }}},
+     {"["}},
+    {"adaptive_max_pool2d",
+     {{"output {2, 0}", [] { adaptive_max_pool2d(x4(), {2, 0}); }},
+      {"overflowing output size", [] { adaptive_max_pool2d(x4(), {huge, 4}); }},
+      {"with indices, an empty plane", [] { adaptive_max_pool2d_with_indices(leaf(Shape{1, 1, 4, 0}), {1, 1}); }}},
+     {"["}},
+    {"lstm_cell_state",
+     {{"gates [2,8], c [2,3]", [] { lstm_cell_state(leaf(Shape{2, 8}), leaf(Shape{2, 3})); }},
+      {"gates [2,8], c [3,2]", [] { lstm_cell_state(leaf(Shape{2, 8}), leaf(Shape{3, 2})); }},
+      {"0-d gates", [] { lstm_cell_state(leaf(xt::xarray<double>(1.0)), leaf(xt::xarray<double>(1.0))); }}},
+     {"["}},
+    {"lstm_cell_output", {{"gates [2,8], c' [2]", [] { lstm_cell_output(leaf(Shape{2, 8}), leaf(Shape{2})); }}}, {"[2,8]", "[2]"}},
+    {"gru_cell",
+     {{"hw [2,9] for xw [2,6]", [] { gru_cell(leaf(Shape{2, 6}), leaf(Shape{2, 9}), leaf(Shape{2, 2})); }},
+      {"h [2,3] for xw [2,6]", [] { gru_cell(leaf(Shape{2, 6}), leaf(Shape{2, 6}), leaf(Shape{2, 3})); }}},
+     {"[2,6]"}},
+    {"head_scores",
+     {{"rank-2 x", [] { head_scores(leaf(Shape{4, 6}), leaf(Shape{1, 4, 6}), 2); }},
+      {"0 heads", [] { head_scores(leaf(Shape{1, 4, 6}), leaf(Shape{1, 4, 6}), 0); }},
+      {"6 features in 4 heads", [] { head_scores(leaf(Shape{1, 4, 6}), leaf(Shape{1, 4, 6}), 4); }},
+      {"batches differ", [] { head_scores(leaf(Shape{1, 4, 6}), leaf(Shape{2, 4, 6}), 2); }}},
+     {"["}},
+    {"head_mix",
+     {{"weights for 3 heads", [] { head_mix(leaf(Shape{1, 3, 4, 5}), leaf(Shape{1, 5, 6}), 2); }},
+      {"weights over 4 keys, values 5", [] { head_mix(leaf(Shape{1, 2, 4, 4}), leaf(Shape{1, 5, 6}), 2); }}},
+     {"[1,5,6]"}},
+    {"attention_softmax",
+     {{"0-d scores", [] { attention_softmax(leaf(xt::xarray<double>(1.0))); }},
+      {"mask [3] for scores [2,4]", [] { attention_softmax(leaf(Shape{2, 4}), leaf(Shape{3})); }}},
+     {"["}},
+    {"scaled_dot_product_attention",
+     {{"rank-1 query", [] { nn::scaled_dot_product_attention(leaf(Shape{4}), leaf(Shape{5, 4}), leaf(Shape{5, 4})); }},
+      {"query features 4, key 3", [] { nn::scaled_dot_product_attention(leaf(Shape{2, 4}), leaf(Shape{5, 3}), leaf(Shape{5, 3})); }},
+      {"key length 5, value 6", [] { nn::scaled_dot_product_attention(leaf(Shape{2, 4}), leaf(Shape{5, 4}), leaf(Shape{6, 4})); }},
+      {"batches that do not broadcast",
+       [] { nn::scaled_dot_product_attention(leaf(Shape{2, 3, 4}), leaf(Shape{3, 5, 4}), leaf(Shape{3, 5, 4})); }},
+      {"mask [3,5] for scores [2,5]",
+       [] { nn::scaled_dot_product_attention(leaf(Shape{2, 4}), leaf(Shape{5, 4}), leaf(Shape{5, 4}), {.attn_mask = leaf(Shape{3, 5})}); }},
+      {"is_causal with a mask",
+       [] { nn::scaled_dot_product_attention(leaf(Shape{2, 4}), leaf(Shape{5, 4}), leaf(Shape{5, 4}),
+                                             {.attn_mask = leaf(Shape{2, 5}), .is_causal = true}); }},
+      {"scale -1", [] { nn::scaled_dot_product_attention(leaf(Shape{2, 4}), leaf(Shape{5, 4}), leaf(Shape{5, 4}), {.scale = -1}); }},
+      {"scale NaN", [] { nn::scaled_dot_product_attention(leaf(Shape{2, 4}), leaf(Shape{5, 4}), leaf(Shape{5, 4}), {.scale = nan_}); }},
+      {"dropout 1", [] { nn::scaled_dot_product_attention(leaf(Shape{2, 4}), leaf(Shape{5, 4}), leaf(Shape{5, 4}), {.dropout_p = 1}); }}},
+     {}},
+};
+
+// ---- convolution, pooling, recurrent and attention layers ------------------------------------------
+
+const std::vector<Misuse> layer_misuses = {
+    {"Conv2d",
+     {{"0 input channels", [] { nn::Conv2d<double>(0, 4, 3); }},
+      {"0 output channels", [] { nn::Conv2d<double>(3, 0, 3); }},
+      {"groups 2 of 3 input channels", [] { nn::Conv2d<double>(3, 4, 3, {.groups = 2}); }},
+      {"groups 2 of 3 output channels", [] { nn::Conv2d<double>(4, 3, 3, {.groups = 2}); }},
+      {"groups 0", [] { nn::Conv2d<double>(3, 4, 3, {.groups = 0}); }},
+      {"kernel {3, 0}", [] { nn::Conv2d<double>(3, 4, {3, 0}); }}},
+     {}},
+    {"conv2d", {{"[2,5,8,8] into Conv2d(3, 4, 3)", [] { nn::Conv2d<double>(3, 4, 3).forward(leaf(Shape{2, 5, 8, 8})); }},
+                {"[3,8,8] into Conv2d(3, 4, 3)", [] { nn::Conv2d<double>(3, 4, 3).forward(leaf(Shape{3, 8, 8})); }}},
+     {"["}},
+    {"Conv1d",
+     {{"0 input channels", [] { nn::Conv1d<double>(0, 4, 3); }},
+      {"kernel 0", [] { nn::Conv1d<double>(3, 4, 0); }},
+      {"groups 4 of 6 channels", [] { nn::Conv1d<double>(6, 8, 3, {.groups = 4}); }}},
+     {}},
+    {"ConvTranspose2d",
+     {{"0 output channels", [] { nn::ConvTranspose2d<double>(3, 0, 3); }},
+      {"kernel 0", [] { nn::ConvTranspose2d<double>(3, 4, 0); }},
+      {"groups 2 of 3 channels", [] { nn::ConvTranspose2d<double>(3, 4, 3, {.groups = 2}); }}},
+     {}},
+    {"conv_transpose2d",
+     {{"[2,4,5,5] into ConvTranspose2d(3, 4, 3)", [] { nn::ConvTranspose2d<double>(3, 4, 3).forward(leaf(Shape{2, 4, 5, 5})); }}},
+     {"[2,4,5,5]"}},
+    // the pooling layers hold options only; their op checks them on the first forward
+    {"max_pool2d", {{"MaxPool2d(0)", [] { nn::MaxPool2d<double>(Size2(0)).forward(x4()); }},
+                    {"MaxPool2d(2) on [5,5]", [] { nn::MaxPool2d<double>(2).forward(leaf(Shape{5, 5})); }}},
+     {"["}},
+    {"avg_pool2d", {{"AvgPool2d(6) on [2,3,5,5]", [] { nn::AvgPool2d<double>(6).forward(x4()); }}}, {"[2,3,5,5]"}},
+    {"adaptive_avg_pool2d", {{"AdaptiveAvgPool2d({0, 1})", [] { nn::AdaptiveAvgPool2d<double>({0, 1}).forward(x4()); }}}, {"[2,3,5,5]"}},
+    {"adaptive_max_pool2d", {{"AdaptiveMaxPool2d({1, 0})", [] { nn::AdaptiveMaxPool2d<double>({1, 0}).forward(x4()); }}}, {"[2,3,5,5]"}},
+    {"RNNCell", {{"input size 0", [] { nn::RNNCell<double>(0, 3); }}, {"hidden size 0", [] { nn::RNNCell<double>(3, 0); }}}, {}},
+    {"RNNCell",
+     {{"x [2,4] into RNNCell(3, 5)", [] { nn::RNNCell<double>(3, 5).forward(leaf(Shape{2, 4})); }},
+      {"h [2,4] for RNNCell(3, 5)", [] { nn::RNNCell<double>(3, 5).forward(leaf(Shape{2, 3}), leaf(Shape{2, 4})); }},
+      {"x [1,2,3]", [] { nn::RNNCell<double>(3, 5).forward(leaf(Shape{1, 2, 3})); }}},
+     {"["}},
+    {"LSTMCell", {{"hidden size 0", [] { nn::LSTMCell<double>(3, 0); }}}, {}},
+    {"LSTMCell",
+     {{"x [2,4] into LSTMCell(3, 5)", [] { nn::LSTMCell<double>(3, 5).forward(leaf(Shape{2, 4})); }},
+      {"c [2,4]", [] { nn::LSTMCell<double>(3, 5).forward(leaf(Shape{2, 3}), {leaf(Shape{2, 5}), leaf(Shape{2, 4})}); }}},
+     {"["}},
+    {"GRUCell", {{"input size 0", [] { nn::GRUCell<double>(0, 0); }}}, {}},
+    {"GRUCell", {{"h [3,5] for x [2,3]", [] { nn::GRUCell<double>(3, 5).forward(leaf(Shape{2, 3}), leaf(Shape{3, 5})); }}}, {"["}},
+    {"LSTM",
+     {{"0 layers", [] { nn::LSTM<double>(3, 4, {.num_layers = 0}); }},
+      {"hidden size 0", [] { nn::LSTM<double>(3, 0); }},
+      {"dropout 1.5", [] { nn::LSTM<double>(3, 4, {.dropout = 1.5}); }},
+      {"dropout NaN", [] { nn::LSTM<double>(3, 4, {.dropout = nan_}); }},
+      {"proj_size 4 of hidden 4", [] { nn::LSTM<double>(3, 4, {.proj_size = 4}); }}},
+     {}},
+    {"LSTM",
+     {{"[5,2,4] into LSTM(3, 4)", [] { nn::LSTM<double>(3, 4).forward(leaf(Shape{5, 2, 4})); }},
+      {"rank 4", [] { nn::LSTM<double>(3, 4).forward(leaf(Shape{5, 2, 1, 3})); }},
+      {"no time steps", [] { nn::LSTM<double>(3, 4).forward(leaf(Shape{0, 2, 3})); }},
+      {"h0 [1,3,4] for batch 2", [] { nn::LSTM<double>(3, 4).forward(leaf(Shape{5, 2, 3}), {leaf(Shape{1, 3, 4}), leaf(Shape{1, 3, 4})}); }},
+      {"h0 without c0", [] { nn::LSTM<double>(3, 4).forward(leaf(Shape{5, 2, 3}), {leaf(Shape{1, 2, 4}), D()}); }},
+      {"3 lengths for batch 2", [] { nn::LSTM<double>(3, 4).forward(leaf(Shape{5, 2, 3}), {}, {5, 4, 3}); }},
+      {"length 0", [] { nn::LSTM<double>(3, 4).forward(leaf(Shape{5, 2, 3}), {}, {5, 0}); }},
+      {"length 6 of 5 steps", [] { nn::LSTM<double>(3, 4).forward(leaf(Shape{5, 2, 3}), {}, {6, 5}); }}},
+     {"["}},
+    {"LSTM", {{"an undefined input", [] { nn::LSTM<double>(3, 4).forward(D()); }}}, {"undefined"}},
+    {"GRU",
+     {{"[2,5,4] batch_first into GRU(3, 4)", [] { nn::GRU<double>(3, 4, {.batch_first = true}).forward(leaf(Shape{2, 5, 4})); }},
+      {"h0 [1,2,4] for 2 layers", [] { nn::GRU<double>(3, 4, {.num_layers = 2}).forward(leaf(Shape{5, 2, 3}), leaf(Shape{1, 2, 4})); }}},
+     {"["}},
+    {"RNN",
+     {{"h0 [2,2,4] for one direction", [] { nn::RNN<double>(3, 4).forward(leaf(Shape{5, 2, 3}), leaf(Shape{2, 2, 4})); }},
+      {"unbatched [5,4]", [] { nn::RNN<double>(3, 4).forward(leaf(Shape{5, 4})); }}},
+     {"["}},
+    {"RNN", {{"dropout -0.5", [] { nn::RNN<double>(3, 4, {.dropout = -0.5}); }}}, {"dropout"}},
+    {"time_chunks",
+     {{"chunk 0", [] { nn::time_chunks(leaf(Shape{5, 2, 3}), 0); }},
+      {"axis 1 of a [5] sequence", [] { nn::time_chunks(leaf(Shape{5}), 2, true); }}},
+     {"["}},
+    {"MultiheadAttention",
+     {{"embed_dim 0", [] { nn::MultiheadAttention<double>(0, 1); }},
+      {"0 heads", [] { nn::MultiheadAttention<double>(8, 0); }},
+      {"8 features in 3 heads", [] { nn::MultiheadAttention<double>(8, 3); }},
+      {"dropout 1", [] { nn::MultiheadAttention<double>(8, 2, {.dropout = 1}); }}},
+     {}},
+    {"MultiheadAttention",
+     {{"query [5,2,7] into embed 8", [] { nn::MultiheadAttention<double>(8, 2).forward(leaf(Shape{5, 2, 7})); }},
+      {"rank-4 query", [] { nn::MultiheadAttention<double>(8, 2).forward(leaf(Shape{5, 2, 1, 8})); }},
+      {"key batch 3, query batch 2",
+       [] { nn::MultiheadAttention<double>(8, 2).forward(leaf(Shape{5, 2, 8}), leaf(Shape{6, 3, 8}), leaf(Shape{6, 3, 8})); }},
+      {"key length 6, value length 7",
+       [] { nn::MultiheadAttention<double>(8, 2).forward(leaf(Shape{5, 2, 8}), leaf(Shape{6, 2, 8}), leaf(Shape{7, 2, 8})); }},
+      {"key features 8 with kdim 4",
+       [] { nn::MultiheadAttention<double>(8, 2, {.kdim = 4}).forward(leaf(Shape{5, 2, 8}), leaf(Shape{6, 2, 8}), leaf(Shape{6, 2, 8})); }},
+      {"attn_mask [5,5] for 6 keys",
+       [] { nn::MultiheadAttention<double>(8, 2).forward(leaf(Shape{5, 2, 8}), leaf(Shape{6, 2, 8}), leaf(Shape{6, 2, 8}),
+                                                         {.attn_mask = leaf(Shape{5, 5})}); }},
+      {"key_padding_mask [2,5] for 6 keys",
+       [] { nn::MultiheadAttention<double>(8, 2).forward(leaf(Shape{5, 2, 8}), leaf(Shape{6, 2, 8}), leaf(Shape{6, 2, 8}),
+                                                         {.key_padding_mask = leaf(Shape{2, 5})}); }}},
+     {"["}},
+    {"TransformerEncoderLayer",
+     {{"d_model 0", [] { nn::TransformerEncoderLayer<double>(0, 1); }},
+      {"10 features in 3 heads", [] { nn::TransformerEncoderLayer<double>(10, 3, {.dim_feedforward = 16}); }},
+      {"dim_feedforward 0", [] { nn::TransformerEncoderLayer<double>(8, 2, {.dim_feedforward = 0}); }},
+      {"dropout 1", [] { nn::TransformerEncoderLayer<double>(8, 2, {.dim_feedforward = 16, .dropout = 1}); }}},
+     {}},
+    {"MultiheadAttention",
+     {{"[5,2,6] into TransformerEncoderLayer(8, 2)",
+       [] { nn::TransformerEncoderLayer<double>(8, 2, {.dim_feedforward = 16}).forward(leaf(Shape{5, 2, 6})); }},
+      {"memory [4,2,6] into TransformerDecoderLayer(8, 2)",
+       [] { nn::TransformerDecoderLayer<double>(8, 2, {.dim_feedforward = 16}).forward(leaf(Shape{5, 2, 8}), leaf(Shape{4, 2, 6})); }},
+      {"memory batch 3, target batch 2",
+       [] { nn::TransformerDecoderLayer<double>(8, 2, {.dim_feedforward = 16}).forward(leaf(Shape{5, 2, 8}), leaf(Shape{4, 3, 8})); }}},
+     {"["}},
+    {"TransformerDecoderLayer", {{"nhead 0", [] { nn::TransformerDecoderLayer<double>(8, 0); }}}, {}},
+    {"TransformerEncoder", {{"0 layers", [] { nn::TransformerEncoder<double>(8, 2, 0); }}}, {}},
+    {"TransformerDecoder", {{"0 layers", [] { nn::TransformerDecoder<double>(8, 2, 0); }}}, {}},
+    {"SinusoidalPositionalEncoding",
+     {{"d_model 0", [] { nn::SinusoidalPositionalEncoding<double>(0); }},
+      {"dropout 2", [] { nn::SinusoidalPositionalEncoding<double>(8, 16, {.dropout = 2}); }}},
+     {}},
+    {"SinusoidalPositionalEncoding",
+     {{"17 positions of 16", [] { nn::SinusoidalPositionalEncoding<double>(8, 16).forward(leaf(Shape{2, 17, 8})); }},
+      {"features 6 of 8", [] { nn::SinusoidalPositionalEncoding<double>(8, 16).forward(leaf(Shape{2, 5, 6})); }}},
+     {"["}},
+    {"LearnedPositionalEncoding", {{"max_len 0", [] { nn::LearnedPositionalEncoding<double>(0, 8); }}}, {}},
+    {"LearnedPositionalEncoding",
+     {{"rank 2", [] { nn::LearnedPositionalEncoding<double>(16, 8).forward(leaf(Shape{5, 8})); }}}, {"[5,8]"}},
+};
+
 void sweep(const std::vector<Misuse>& table) {
   for (const auto& m : table) {
     ++tally.ops;
@@ -478,6 +762,119 @@ TEST_CASE("shape, selection, linear-algebra ops and factories: every misuse is a
 
 TEST_CASE("layers, losses and optimizers: bad sizes, options and inputs are tg::Errors naming the class") {
   sweep(module_misuses);
+}
+
+TEST_CASE("convolution, pooling, recurrent and attention ops: every misuse is a tg::Error naming the op and shapes") {
+  sweep(conv_misuses);
+}
+
+TEST_CASE("convolution, pooling, recurrent and attention layers: bad sizes, options and inputs name the class") {
+  sweep(layer_misuses);
+}
+
+TEST_CASE("convolution and pooling: empty batches, NaN and ±Inf give PyTorch's values") {
+  const std::vector<const char*> names = {"conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "unfold", "fold",
+                                          "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
+                                          "adaptive_avg_pool2d", "adaptive_max_pool2d"};
+  for (const char* name : names) tally.names.insert(name);
+  ++tally.ops;
+  // an empty batch: an empty result of the right shape, and a backward that runs
+  D e4 = leaf(Shape{0, 3, 5, 5}), w = w4(), b = leaf(Shape{4});
+  CHECK(accepted("conv2d on [0,3,5,5]", [&] { return conv2d(e4, w, b); }, {e4, w, b}).shape() == Shape{0, 4, 3, 3});
+  D e3 = leaf(Shape{0, 3, 8}), wt = leaf(Shape{3, 2, 3});
+  CHECK(accepted("conv_transpose1d on [0,3,8]", [&] { return conv_transpose1d(e3, wt); }, {e3, wt}).shape() == Shape{0, 2, 10});
+  CHECK(accepted("max_pool2d on [0,3,5,5]", [&] { return max_pool2d(e4, {.kernel_size = 2}); }, {e4}).shape() == Shape{0, 3, 2, 2});
+  CHECK(accepted("avg_pool1d on [0,3,8]", [&] { return avg_pool1d(e3, {.kernel_size = 2}); }, {e3}).shape() == Shape{0, 3, 4});
+  CHECK(accepted("unfold on [0,3,5,5]", [&] { return unfold(e4, {.kernel_size = 2}); }, {e4}).shape() == Shape{0, 12, 16});
+  CHECK(accepted("adaptive_avg_pool2d on [0,3,5,5]", [&] { return adaptive_avg_pool2d(e4, {2, 2}); }, {e4}).shape() ==
+        Shape{0, 3, 2, 2});
+  // a NaN reaches only the outputs whose window holds it; ±Inf likewise
+  xt::xarray<double> v = xt::ones<double>(Shape{1, 1, 4, 4});
+  v(0, 0, 0, 0) = nan_;
+  v(0, 0, 3, 3) = inf;
+  D x = leaf(v), k = leaf(Shape{1, 1, 2, 2});
+  D y = accepted("conv2d with NaN and Inf", [&] { return conv2d(x, k); }, {x, k});
+  REQUIRE(y.shape() == Shape{1, 1, 3, 3});
+  CHECK(std::isnan(y.value()(0, 0, 0, 0)));
+  CHECK(same(y.value()(0, 0, 1, 1), 2.0));
+  CHECK(same(y.value()(0, 0, 2, 2), inf));
+  D m = accepted("max_pool2d with NaN and Inf", [&] { return max_pool2d(x, {.kernel_size = 2}); }, {x});
+  CHECK(std::isnan(m.value()(0, 0, 0, 0)));  // a NaN in a window wins, as PyTorch
+  CHECK(same(m.value()(0, 0, 0, 1), 1.0));
+  CHECK(same(m.value()(0, 0, 1, 1), inf));
+  D a = accepted("avg_pool2d with NaN and Inf", [&] { return avg_pool2d(x, {.kernel_size = 2}); }, {x});
+  CHECK(std::isnan(a.value()(0, 0, 0, 0)));
+  CHECK(same(a.value()(0, 0, 1, 0), 1.0));
+  CHECK(same(a.value()(0, 0, 1, 1), inf));
+  D ninf = leaf(xt::xarray<double>{{{-inf, -inf}, {-inf, -inf}}});
+  CHECK(same(accepted("max_pool2d of -Inf", [&] { return max_pool2d(ninf, {.kernel_size = 2}); }, {ninf}).value()(0, 0, 0), -inf));
+  // an output larger than the input: overlapping windows, as PyTorch
+  D small = leaf(xt::xarray<double>{{{{1, 2}, {3, 4}}}});
+  D up = accepted("adaptive_avg_pool2d [2,2] -> [3,3]", [&] { return adaptive_avg_pool2d(small, {3, 3}); }, {small});
+  REQUIRE(up.shape() == Shape{1, 1, 3, 3});
+  CHECK(same(up.value()(0, 0, 0, 0), 1.0));
+  CHECK(same(up.value()(0, 0, 1, 1), 2.5));
+  CHECK(same(up.value()(0, 0, 2, 2), 4.0));
+  // fold after unfold with non-overlapping patches is the identity
+  D z = leaf(xt::xarray<double>{{{{1, 2, 3, 4}, {5, nan_, 7, 8}, {9, 10, inf, 12}, {13, 14, 15, -inf}}}});
+  D back = accepted("fold(unfold(x)) with NaN and Inf", [&] { return fold(unfold(z, {.kernel_size = 2, .stride = 2}), {4, 4},
+                                                                            {.kernel_size = 2, .stride = 2}); }, {z});
+  for (std::size_t i = 0; i < 16; ++i) CHECK(same(back.value().flat(i), z.value().flat(i)));
+}
+
+TEST_CASE("recurrent and attention ops: ±Inf gates, empty batches and fully masked rows give the documented values") {
+  for (const char* name : {"lstm_cell_state", "lstm_cell_output", "gru_cell", "attention_softmax", "head_scores",
+                           "head_mix", "scaled_dot_product_attention", "LSTM", "MultiheadAttention"})
+    tally.names.insert(name);
+  ++tally.ops;
+  // gates (i, f, g, o) at ±Inf saturate: sigmoid(+Inf) = 1, sigmoid(-Inf) = 0, tanh(±Inf) = ±1
+  D gates = leaf(xt::xarray<double>{{inf, -inf, inf, -inf}, {-inf, inf, -inf, inf}, {nan_, 0, 0, 0}});
+  D c = column({0.5, 0.5, 0.5});
+  D c2 = accepted("lstm_cell_state on ±Inf gates", [&] { return lstm_cell_state(gates, c); }, {gates, c});
+  CHECK(same(c2.value()(0, 0), 1.0));  // 0 * 0.5 + 1 * tanh(inf)
+  CHECK(same(c2.value()(1, 0), 0.5));  // 1 * 0.5 + 0 * tanh(-inf)
+  CHECK(std::isnan(c2.value()(2, 0)));
+  for (double g : gates.grad().value()) CHECK((std::isnan(g) || std::isfinite(g)));
+  D h2 = accepted("lstm_cell_output on ±Inf gates", [&] { return lstm_cell_output(gates, c); }, {gates, c});
+  CHECK(same(h2.value()(0, 0), 0.0));
+  CHECK(same(h2.value()(1, 0), std::tanh(0.5)));
+  D eg = leaf(Shape{0, 8}), ec = leaf(Shape{0, 2});
+  CHECK(accepted("lstm_cell_state on an empty batch", [&] { return lstm_cell_state(eg, ec); }, {eg, ec}).shape() == Shape{0, 2});
+  D xw = leaf(Shape{0, 6}), hw = leaf(Shape{0, 6}), h = leaf(Shape{0, 2});
+  CHECK(accepted("gru_cell on an empty batch", [&] { return gru_cell(xw, hw, h); }, {xw, hw, h}).shape() == Shape{0, 2});
+  // a row whose keys are all masked attends to nothing: weights and output 0 (documented)
+  D scores = leaf(Shape{2, 3});
+  D mask = leaf(xt::xarray<double>{{0, -inf, 0}, {-inf, -inf, -inf}});
+  D p = accepted("attention_softmax with a fully masked row", [&] { return attention_softmax(scores, mask); }, {scores, mask});
+  CHECK(same(p.value()(0, 0), 0.5));
+  CHECK(same(p.value()(0, 1), 0.0));
+  for (std::size_t j = 0; j < 3; ++j) CHECK(same(p.value()(1, j), 0.0));
+  D q = leaf(Shape{2, 4}), k = leaf(Shape{3, 4}), v = leaf(Shape{3, 5});
+  D o = accepted("scaled_dot_product_attention with a fully masked query",
+                 [&] { return nn::scaled_dot_product_attention(q, k, v, {.attn_mask = mask}); }, {q, k, v});
+  REQUIRE(o.shape() == Shape{2, 5});
+  for (std::size_t j = 0; j < 5; ++j) CHECK(same(o.value()(1, j), 0.0));
+  // no keys: every query attends to nothing; no queries: an empty result
+  D k0 = leaf(Shape{0, 4}), v0 = leaf(Shape{0, 5});
+  D none = accepted("scaled_dot_product_attention over 0 keys", [&] { return nn::scaled_dot_product_attention(q, k0, v0); }, {q, k0, v0});
+  REQUIRE(none.shape() == Shape{2, 5});
+  for (double got : none.value()) CHECK(same(got, 0.0));
+  D q0 = leaf(Shape{0, 4});
+  CHECK(accepted("scaled_dot_product_attention of 0 queries", [&] { return nn::scaled_dot_product_attention(q0, k, v); }, {q0, k, v})
+            .shape() == Shape{0, 5});
+  // NaN in one sequence stays in that sequence
+  xt::xarray<double> seq = xt::zeros<double>(Shape{4, 2, 3});
+  seq(1, 0, 2) = nan_;
+  D s = leaf(seq);
+  nn::LSTM<double> lstm(3, 4);
+  D out = accepted("LSTM with a NaN in sequence 0", [&] { return lstm.forward(s); }, {s});
+  REQUIRE(out.shape() == Shape{4, 2, 4});
+  CHECK(std::isfinite(out.value()(0, 0, 0)));
+  CHECK(std::isnan(out.value()(3, 0, 0)));
+  for (std::size_t t = 0; t < 4; ++t) CHECK(std::isfinite(out.value()(t, 1, 3)));
+  nn::MultiheadAttention<double> mha(8, 2);
+  D qe = leaf(Shape{0, 2, 8});
+  CHECK(accepted("MultiheadAttention on 0 queries", [&] { return mha.forward(qe); }, {qe}).shape() == Shape{0, 2, 8});
 }
 
 TEST_CASE("the counts (printed for the README's reliability section)") {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "../detail/buffers.hpp"
+#include "../detail/numel.hpp"
 #include "../kernels/gemm.hpp"
 #include "../kernels/im2col.hpp"
 #include "../kernels/parallel.hpp"
@@ -222,17 +223,31 @@ std::string describe(const char* what, const Shape& shape) { return std::string(
 /// Output size of a convolution along one axis; a tg::Error when the (dilated) kernel does
 /// not fit in the padded input.
 std::size_t conv_out_size(const char* op, const std::string& shapes, std::size_t size, const Spatial& sp, int axis) {
-  const std::size_t padded = size + sp.pad_before[axis] + sp.pad_after[axis];
-  const std::size_t span = sp.dilation[axis] * (sp.kernel[axis] - 1) + 1;
+  // sizes beyond 2^62 would wrap here or in the kernels' signed offsets
+  constexpr std::size_t limit = std::size_t{1} << 62;
+  std::size_t padded = 0, span = 0;
+  const bool overflow = __builtin_add_overflow(size, sp.pad_before[axis], &padded) ||
+                        __builtin_add_overflow(padded, sp.pad_after[axis], &padded) ||
+                        __builtin_mul_overflow(sp.dilation[axis], sp.kernel[axis] - 1, &span) || ++span > limit || padded > limit;
+  TG_CHECK(!overflow, op,
+           shapes + ": padding " + std::to_string(sp.pad_before[axis]) + ", kernel size " + std::to_string(sp.kernel[axis]) +
+               " and dilation " + std::to_string(sp.dilation[axis]) + " overflow the sizes");
   TG_CHECK(padded >= span, op,
            shapes + ": the kernel spans " + std::to_string(span) + " (size " + std::to_string(sp.kernel[axis]) + ", dilation " +
                std::to_string(sp.dilation[axis]) + ") but the padded input is only " + std::to_string(padded) + " long");
   return (padded - span) / sp.stride[axis] + 1;
 }
 
-void check_positive(const char* op, const char* what, const std::size_t* values, std::size_t spatial) {
+/// The output [N, O, H_out, W_out] and one sample's columns [C kH kW, H_out W_out] must have an
+/// element count that does not overflow (a wrapped count would allocate too little).
+void check_output_size(const char* op, const std::string& shapes, const Shape& output, const Shape& columns) {
+  TG_CHECK(detail::checked_numel(output) && detail::checked_numel(columns), op,
+           shapes + ": the output " + shape_str(output) + " or its columns " + shape_str(columns) + " would overflow the element count");
+}
+
+void check_positive(const char* op, const std::string& shapes, const char* what, const std::size_t* values, std::size_t spatial) {
   for (std::size_t a = 0; a < spatial; ++a)
-    TG_CHECK(values[2 - spatial + a] > 0, op, std::string(what) + " must be positive, got 0");
+    TG_CHECK(values[2 - spatial + a] > 0, op, shapes + ": " + what + " must be positive, got 0");
 }
 
 /// The geometry of conv(input, weight) for a [N, C, (H,) W] input: spatial = 1 or 2.
@@ -242,8 +257,8 @@ ConvShape conv_shape(const char* op, const Shape& input, const Shape& weight, st
   TG_CHECK(input.size() == spatial + 2, op, shapes + ": the input must be [N, C" + (spatial == 2 ? ", H, W]" : ", L]"));
   TG_CHECK(weight.size() == spatial + 2, op, shapes + ": the weight must be [O, C/groups" + (spatial == 2 ? ", kH, kW]" : ", K]"));
   TG_CHECK(groups > 0, op, shapes + ": groups must be positive");
-  check_positive(op, "stride", sp.stride, spatial);
-  check_positive(op, "dilation", sp.dilation, spatial);
+  check_positive(op, shapes, "stride", sp.stride, spatial);
+  check_positive(op, shapes, "dilation", sp.dilation, spatial);
   const std::size_t C = input[1], O = weight[0];
   TG_CHECK(C > 0 && O > 0, op, shapes + ": channel counts must be positive");
   TG_CHECK(C % groups == 0, op, shapes + ": " + std::to_string(C) + " input channels are not divisible by groups " + std::to_string(groups));
@@ -255,6 +270,7 @@ ConvShape conv_shape(const char* op, const Shape& input, const Shape& weight, st
   ConvShape s;
   const std::size_t H = spatial == 2 ? input[2] : 1, W = input.back();
   const std::size_t Ho = conv_out_size(op, shapes, H, sp, 0), Wo = conv_out_size(op, shapes, W, sp, 1);
+  check_output_size(op, shapes, Shape{input[0], O, Ho, Wo}, Shape{C, sp.kernel[0], sp.kernel[1], Ho, Wo});
   s.patches = {C, H, W, sp.kernel[0], sp.kernel[1], sp.stride[0], sp.stride[1], sp.pad_before[0], sp.pad_before[1],
                sp.dilation[0], sp.dilation[1], Ho, Wo};
   s.batch = input[0];
@@ -318,12 +334,21 @@ ConvShape transpose_shape(const char* op, const Shape& input, const Shape& weigh
              shapes + ": output_padding " + std::to_string(output_padding[a]) + " must be smaller than the stride " +
                  std::to_string(stride[a]) + " or the dilation " + std::to_string(dilation[a]));
     const std::size_t k = weight[2 + a];
-    const auto full = static_cast<std::int64_t>((input[2 + a] - 1) * stride[a] + dilation[a] * (k - 1) + output_padding[a] + 1);
-    const std::int64_t size = full - 2 * static_cast<std::int64_t>(padding[a]);
-    TG_CHECK(input[2 + a] > 0 && k > 0 && size > 0, op,
+    TG_CHECK(input[2 + a] > 0 && k > 0, op, shapes + ": the output would be empty along axis " + std::to_string(2 + a));
+    // (input - 1) stride + dilation (k - 1) + output_padding + 1 - 2 padding, each step checked
+    std::size_t grown = 0, span = 0, full = 0, pads = 0;
+    const bool overflow = __builtin_mul_overflow(input[2 + a] - 1, stride[a], &grown) ||
+                          __builtin_mul_overflow(dilation[a], k - 1, &span) || __builtin_add_overflow(grown, span, &full) ||
+                          __builtin_add_overflow(full, output_padding[a] + 1, &full) ||
+                          __builtin_mul_overflow(padding[a], std::size_t{2}, &pads) || full > (std::size_t{1} << 62);
+    TG_CHECK(!overflow, op,
+             shapes + ": stride " + std::to_string(stride[a]) + ", dilation " + std::to_string(dilation[a]) + " and padding " +
+                 std::to_string(padding[a]) + " overflow the output size along axis " + std::to_string(2 + a));
+    TG_CHECK(full > pads, op,
              shapes + ": the output would be empty along axis " + std::to_string(2 + a) + " (padding " + std::to_string(padding[a]) + ")");
-    conv_input.push_back(static_cast<std::size_t>(size));
+    conv_input.push_back(full - pads);
   }
+  check_output_size(op, shapes, conv_input, Shape{});
   Spatial sp;
   for (std::size_t a = 0; a < N; ++a) {
     const std::size_t axis = 2 - N + a;
@@ -341,8 +366,8 @@ ConvShape transpose_shape(const char* op, const Shape& input, const Shape& weigh
   return s;
 }
 
-kernels::PatchGeometry unfold_geometry(const char* op, const std::string& shapes, std::size_t channels, std::size_t H, std::size_t W,
-                                       const UnfoldOptions& o) {
+kernels::PatchGeometry unfold_geometry(const char* op, const std::string& shapes, std::size_t batch, std::size_t channels,
+                                       std::size_t H, std::size_t W, const UnfoldOptions& o) {
   Spatial sp;
   for (int a = 0; a < 2; ++a) {
     sp.kernel[a] = o.kernel_size[a];
@@ -352,8 +377,10 @@ kernels::PatchGeometry unfold_geometry(const char* op, const std::string& shapes
     TG_CHECK(sp.kernel[a] > 0 && sp.stride[a] > 0 && sp.dilation[a] > 0, op,
              shapes + ": kernel_size, stride and dilation must be positive");
   }
+  const std::size_t Ho = conv_out_size(op, shapes, H, sp, 0), Wo = conv_out_size(op, shapes, W, sp, 1);
+  check_output_size(op, shapes, Shape{batch, channels, H, W}, Shape{batch, channels, sp.kernel[0], sp.kernel[1], Ho, Wo});
   return {channels, H, W, sp.kernel[0], sp.kernel[1], sp.stride[0], sp.stride[1], sp.pad_before[0], sp.pad_before[1],
-          sp.dilation[0], sp.dilation[1], conv_out_size(op, shapes, H, sp, 0), conv_out_size(op, shapes, W, sp, 1)};
+          sp.dilation[0], sp.dilation[1], Ho, Wo};
 }
 
 /// unfold/fold of a batch: per sample im2col (or col2im) between [C, H, W] and [C k, L].
@@ -419,7 +446,7 @@ Variable<T> unfold(const Variable<T>& input, const UnfoldOptions& options) {
   const Shape& in = input.shape();
   const std::string shapes = describe("input", in);
   TG_CHECK(in.size() == 4, "unfold", shapes + ": the input must be [N, C, H, W]");
-  return unfold_batch(input, unfold_geometry("unfold", shapes, in[1], in[2], in[3], options), in[0]);
+  return unfold_batch(input, unfold_geometry("unfold", shapes, in[0], in[1], in[2], in[3], options), in[0]);
 }
 
 template <class T>
@@ -431,7 +458,7 @@ Variable<T> fold(const Variable<T>& input, const Size2& output_size, const Unfol
   const std::size_t taps = options.kernel_size[0] * options.kernel_size[1];
   TG_CHECK(taps > 0 && in[1] % taps == 0, "fold",
            shapes + ": " + std::to_string(in[1]) + " rows are not a multiple of the kernel's " + std::to_string(taps) + " taps");
-  const auto p = unfold_geometry("fold", shapes, in[1] / taps, output_size[0], output_size[1], options);
+  const auto p = unfold_geometry("fold", shapes, in[0], in[1] / taps, output_size[0], output_size[1], options);
   TG_CHECK(in[2] == p.positions(), "fold",
            shapes + ": " + std::to_string(in[2]) + " columns, but the output size has " + std::to_string(p.positions()) + " patches");
   return fold_batch(input, p, in[0]);

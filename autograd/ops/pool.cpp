@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "../detail/buffers.hpp"
+#include "../detail/numel.hpp"
 #include "../kernels/parallel.hpp"
 #include "ops.def"
 
@@ -312,10 +313,19 @@ Variable<T> window_mean_adjoint(const Variable<T>& g, const SharedWindows& w, co
 std::size_t pool_out_size(const char* op, const std::string& shapes, std::size_t size, std::size_t kernel, std::size_t stride,
                           std::size_t pad, std::size_t dilation, bool ceil_mode) {
   TG_CHECK(kernel > 0 && stride > 0 && dilation > 0, op, shapes + ": kernel_size, stride and dilation must be positive");
-  TG_CHECK(2 * pad <= kernel, op,
+  // the span and the padded size in int64 (beyond 2^62 they would wrap, here or in the windows)
+  constexpr std::size_t limit = std::size_t{1} << 62;
+  std::size_t window = 0, pads = 0, padded_size = 0;
+  const bool overflow = __builtin_mul_overflow(dilation, kernel - 1, &window) || ++window > limit ||
+                        __builtin_mul_overflow(pad, std::size_t{2}, &pads) ||
+                        __builtin_add_overflow(size, pads, &padded_size) || padded_size > limit;
+  TG_CHECK(!overflow, op,
+           shapes + ": kernel_size " + std::to_string(kernel) + ", padding " + std::to_string(pad) + " and dilation " +
+               std::to_string(dilation) + " overflow the sizes");
+  TG_CHECK(pads <= kernel, op,
            shapes + ": padding " + std::to_string(pad) + " must be at most half the kernel size " + std::to_string(kernel));
-  const auto span = static_cast<std::int64_t>(dilation * (kernel - 1) + 1);
-  const auto padded = static_cast<std::int64_t>(size + 2 * pad);
+  const auto span = static_cast<std::int64_t>(window);
+  const auto padded = static_cast<std::int64_t>(padded_size);
   TG_CHECK(padded >= span, op,
            shapes + ": the window spans " + std::to_string(span) + " but the padded input is only " + std::to_string(padded) + " long");
   std::int64_t out = (padded - span + (ceil_mode ? static_cast<std::int64_t>(stride) - 1 : 0)) / static_cast<std::int64_t>(stride) + 1;
@@ -399,9 +409,11 @@ SharedWindows sliding(const char* op, const Shape& input, const SpatialSize<N>& 
 
 SharedWindows adaptive(const char* op, const Shape& input, const Size2& output_size) {
   PoolWindows w = planes_of(op, input, 2);
-  TG_CHECK(output_size[0] > 0 && output_size[1] > 0 && w.height > 0 && w.width > 0, op,
-           "input " + shape_str(input) + ", output_size [" + std::to_string(output_size[0]) + "," + std::to_string(output_size[1]) +
-               "]: sizes must be positive");
+  const std::string shapes =
+      "input " + shape_str(input) + ", output_size [" + std::to_string(output_size[0]) + "," + std::to_string(output_size[1]) + "]";
+  TG_CHECK(output_size[0] > 0 && output_size[1] > 0 && w.height > 0 && w.width > 0, op, shapes + ": sizes must be positive");
+  TG_CHECK(detail::checked_numel(Shape{w.planes, output_size[0], output_size[1]}).has_value(), op,
+           shapes + ": the output's element count overflows");
   w.rows = adaptive_windows(w.height, output_size[0]);
   w.cols = adaptive_windows(w.width, output_size[1]);
   finish(w, 2);
