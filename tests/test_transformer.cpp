@@ -142,7 +142,7 @@ TEST_CASE("positional encodings: sinusoidal values, learned table, shapes and gr
 }
 
 TEST_CASE("transformer layers: bad settings name the layer") {
-  check_error([] { nn::TransformerEncoderLayer<float>(8, 3); }, {"MultiheadAttention", "embed_dim 8", "num_heads 3"});
+  check_error([] { nn::TransformerEncoderLayer<float>(8, 3); }, {"TransformerEncoderLayer", "d_model 8", "nhead 3"});
   check_error([] { nn::TransformerEncoderLayer<float>(8, 2, {.dropout = 1.0}); }, {"TransformerEncoderLayer", "dropout", "1"});
   check_error([] { nn::TransformerDecoderLayer<float>(8, 2, {.dim_feedforward = 0}); }, {"TransformerDecoderLayer", "dim_feedforward"});
   check_error([] { nn::TransformerEncoder<float>(8, 2, 0); }, {"TransformerEncoder", "num_layers"});
