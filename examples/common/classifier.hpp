@@ -95,11 +95,11 @@ struct ClassifierRun {
   bool print_parameter_count = false;  // in the final accuracy line
   tg::nn::TrainingProgress start_at{};  // resumed: the epochs done, and the batches done in the next
   /// After backward, before the optimizer step (and after the ranks' mean): e.g. clipping.
-  std::function<void()> before_step;
+  std::function<void()> before_step{};
   /// After each step, with the progress it completes; false ends the run there (FitResult::stopped).
-  std::function<bool(tg::nn::TrainingProgress)> after_step;
+  std::function<bool(tg::nn::TrainingProgress)> after_step{};
   /// At the end of each epoch, after the schedule's step (e.g. a checkpoint).
-  std::function<void(int epoch)> after_epoch;
+  std::function<void(int epoch)> after_epoch{};
 };
 
 struct FitResult {

@@ -71,9 +71,6 @@ int main(int argc, char** argv) {
               << s.seed << "\n\n"
               << parallel.shards_summary(train_loader.num_batches(), static_cast<std::size_t>(s.batch_size));
 
-    // The training state: model, Adam's buffers, the schedule, the generator (dropout), and where
-    // the run is: the epoch and the batches done in it (the loader's order depends only on the
-    // seed and the epoch, so the remaining batches of that epoch are the same ones again).
     examples::ClassifierRun run{.epochs = s.epochs,
                                 .out_dir = s.out_dir,
                                 .model_file = "fashion_mnist_mlp.npz",
@@ -81,6 +78,9 @@ int main(int argc, char** argv) {
                                 .schedule = cosine ? &schedule : nullptr,
                                 .parallel = &parallel,
                                 .eval_batch_size = 1000};
+    // The training state: model, Adam's buffers, the schedule, the generator (dropout), and where
+    // the run is: the epoch and the batches done in it (the loader's order depends only on the
+    // seed and the epoch, so the remaining batches of that epoch are the same ones again).
     const std::string checkpoint_path = s.out_dir + "/checkpoint.npz";
     if (resume) {
       run.start_at = tg::nn::load_training_state(checkpoint_path, model, optimizer, run.schedule);
