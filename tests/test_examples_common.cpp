@@ -138,6 +138,20 @@ TEST_CASE("Flags: unknown flags, missing and malformed values are errors naming 
 
 // ---- progress -----------------------------------------------------------------------------------
 
+TEST_CASE("parse_sizes: comma-separated positive sizes, anything else an error naming the flag") {
+  CHECK(examples::parse_sizes("--hidden", "256,128", "256,128") == std::vector<std::size_t>{256, 128});
+  CHECK(examples::parse_sizes("--hidden", "7", "256,128") == std::vector<std::size_t>{7});
+  for (const char* bad : {"3,x", "x", "3,,4", "0", "-2", "3.5", "99999999999999999999999"}) {
+    CAPTURE(bad);
+    try {
+      examples::parse_sizes("--kernels", bad, "3,3");
+      FAIL("accepted");
+    } catch (const std::invalid_argument& e) {
+      CHECK(std::string(e.what()) == std::string("--kernels: '") + bad + "' is not a list like 3,3");
+    }
+  }
+}
+
 TEST_CASE("ProgressBar into a log: a line per tenth, then the final line") {
   std::ostringstream out;
   ProgressBar bar("epoch 2/5", 100, {.out = &out});

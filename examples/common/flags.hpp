@@ -176,8 +176,13 @@ inline std::vector<std::size_t> parse_sizes(const std::string& flag, const std::
   std::stringstream ss(text);
   for (std::string item; std::getline(ss, item, ',');) {
     std::size_t used = 0;
-    const long v = std::stol(item, &used);
-    if (used != item.size() || v <= 0) throw std::invalid_argument(flag + ": '" + text + "' is not a list like " + like);
+    long v = 0;
+    try {
+      v = std::stol(item, &used);
+    } catch (const std::exception&) {  // not a number at all, or out of long's range
+      used = 0;
+    }
+    if (used == 0 || used != item.size() || v <= 0) throw std::invalid_argument(flag + ": '" + text + "' is not a list like " + like);
     sizes.push_back(static_cast<std::size_t>(v));
   }
   return sizes;

@@ -59,7 +59,7 @@ class FashionCNN : public nn::Module<float> {
 
 /// --channels and --kernels: two sizes, one per block.
 std::vector<std::size_t> parse_pair(const std::string& flag, const std::string& text) {
-  const auto sizes = examples::parse_sizes(flag, text, "32,64");
+  const auto sizes = examples::parse_sizes(flag, text, flag == "--kernels" ? "3,3" : "32,64");
   if (sizes.size() != 2) throw std::invalid_argument(flag + ": '" + text + "' must name two sizes, one per block");
   return sizes;
 }
