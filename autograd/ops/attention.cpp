@@ -4,11 +4,13 @@
 
 #include <algorithm>
 #include <functional>
+#include <initializer_list>
 #include <cmath>
 #include <limits>
 
 #include "../kernels/gemm.hpp"
 #include "../kernels/loops.hpp"
+#include "../kernels/parallel.hpp"
 #include "../kernels/softmax_rows.hpp"
 #include "reduce.hpp"
 #include "shape.hpp"
@@ -38,6 +40,20 @@ HeadView head_view(const char* op, const char* role, const Variable<T>& x, std::
   return {x.shape()[0], x.shape()[1], d, x.shape()[1] * d, d};
 }
 
+/// body(b, h) for every batch entry and head, spread over the library's threads, each GEMM on
+/// the thread that runs it. One head's GEMM (128 x 128 x 32 in W6) is below OpenBLAS's
+/// small-matrix threshold and so runs on one thread anyway: spreading the heads is the only way
+/// these products use both cores. The sizes (leading dimensions included) are checked first,
+/// since the bodies must not throw.
+template <class Body>
+void for_each_head(const char* op, std::size_t batch, std::size_t heads, std::initializer_list<std::size_t> gemm_sizes,
+                   Body&& body) {
+  const std::size_t largest = std::max(gemm_sizes);
+  kernels::check_gemm_sizes(op, largest, largest, largest);
+  kernels::GemmOnCallingThread one_thread_per_gemm;
+  kernels::parallel_tasks(batch * heads, [&](std::size_t task) { body(task / heads, task % heads); });
+}
+
 template <class T>
 xt::xarray<T> head_scores_value(const Variable<T>& x, const Variable<T>& y, std::size_t heads, T scale, bool seq_first) {
   const HeadView vx = head_view("head_scores", "x", x, heads, seq_first);
@@ -49,13 +65,14 @@ xt::xarray<T> head_scores_value(const Variable<T>& x, const Variable<T>& y, std:
   if (out.size() == 0) return out;
   const T* px = x.value().data();
   const T* py = y.value().data();
-  for (std::size_t b = 0; b < vx.batch; ++b)
-    for (std::size_t h = 0; h < heads; ++h) {
-      T* o = out.data() + (b * heads + h) * l * s;
-      if (e == 0) std::fill_n(o, l * s, T(0));
-      else kernels::gemm(false, true, l, s, e, scale, px + b * vx.batch_stride + h * e, vx.row_stride,
-                         py + b * vy.batch_stride + h * e, vy.row_stride, T(0), o, s);
-    }
+  if (e == 0) {
+    std::fill(out.begin(), out.end(), T(0));
+    return out;
+  }
+  for_each_head("head_scores", vx.batch, heads, {l, s, e, vx.row_stride, vy.row_stride}, [&](std::size_t b, std::size_t h) {
+    kernels::gemm(false, true, l, s, e, scale, px + b * vx.batch_stride + h * e, vx.row_stride, py + b * vy.batch_stride + h * e,
+                  vy.row_stride, T(0), out.data() + (b * heads + h) * l * s, s);
+  });
   return out;
 }
 
@@ -80,10 +97,10 @@ xt::xarray<T> head_mix_value(const Variable<T>& a, const Variable<T>& v, std::si
   const std::size_t out_batch_stride = seq_first ? d : l * d, out_row_stride = seq_first ? vv.batch * d : d;
   const T* pa = a.value().data();
   const T* pv = v.value().data();
-  for (std::size_t b = 0; b < vv.batch; ++b)
-    for (std::size_t h = 0; h < heads; ++h)
-      kernels::gemm(ta, false, l, e, s, scale, pa + (b * heads + h) * r * c, c, pv + b * vv.batch_stride + h * e, vv.row_stride,
-                    T(0), out.data() + b * out_batch_stride + h * e, out_row_stride);
+  for_each_head("head_mix", vv.batch, heads, {l, e, s, c, vv.row_stride, out_row_stride}, [&](std::size_t b, std::size_t h) {
+    kernels::gemm(ta, false, l, e, s, scale, pa + (b * heads + h) * r * c, c, pv + b * vv.batch_stride + h * e, vv.row_stride,
+                  T(0), out.data() + b * out_batch_stride + h * e, out_row_stride);
+  });
   return out;
 }
 
