@@ -54,24 +54,32 @@ void for_each_head(const char* op, std::size_t batch, std::size_t heads, std::in
   kernels::parallel_tasks(batch * heads, [&](std::size_t task) { body(task / heads, task % heads); });
 }
 
-template <class T>
-xt::xarray<T> head_scores_value(const Variable<T>& x, const Variable<T>& y, std::size_t heads, T scale, bool seq_first) {
-  const HeadView vx = head_view("head_scores", "x", x, heads, seq_first);
-  const HeadView vy = head_view("head_scores", "y", y, heads, seq_first);
-  TG_CHECK(vx.batch == vy.batch && vx.width == vy.width, "head_scores",
+/// Does nothing to a finished block of scores (head_scores).
+struct KeepScores {
+  template <class T>
+  void operator()(std::size_t, std::size_t, T*) const {}
+};
+
+/// The scores of every head, each [L, S] block handed to finish(b, h, block) right after its
+/// GEMM, on the same thread, while it is still in cache.
+template <class T, class Finish = KeepScores>
+xt::xarray<T> head_scores_value(const char* op, const Variable<T>& x, const Variable<T>& y, std::size_t heads, T scale,
+                                bool seq_first, Finish finish = {}) {
+  const HeadView vx = head_view(op, "x", x, heads, seq_first);
+  const HeadView vy = head_view(op, "y", y, heads, seq_first);
+  TG_CHECK(vx.batch == vy.batch && vx.width == vy.width, op,
            "x " + shape_str(x.shape()) + " and y " + shape_str(y.shape()) + " differ in batch or features");
   const std::size_t e = vx.width / heads, l = vx.rows, s = vy.rows;
   xt::xarray<T> out = xt::empty<T>(Shape{vx.batch, heads, l, s});
   if (out.size() == 0) return out;
   const T* px = x.value().data();
   const T* py = y.value().data();
-  if (e == 0) {
-    std::fill(out.begin(), out.end(), T(0));
-    return out;
-  }
-  for_each_head("head_scores", vx.batch, heads, {l, s, e, vx.row_stride, vy.row_stride}, [&](std::size_t b, std::size_t h) {
-    kernels::gemm(false, true, l, s, e, scale, px + b * vx.batch_stride + h * e, vx.row_stride, py + b * vy.batch_stride + h * e,
-                  vy.row_stride, T(0), out.data() + (b * heads + h) * l * s, s);
+  for_each_head(op, vx.batch, heads, {l, s, e, vx.row_stride, vy.row_stride}, [&](std::size_t b, std::size_t h) {
+    T* block = out.data() + (b * heads + h) * l * s;
+    if (e == 0) std::fill_n(block, l * s, T(0));
+    else kernels::gemm(false, true, l, s, e, scale, px + b * vx.batch_stride + h * e, vx.row_stride, py + b * vy.batch_stride + h * e,
+                       vy.row_stride, T(0), block, s);
+    finish(b, h, block);
   });
   return out;
 }
@@ -109,7 +117,7 @@ xt::xarray<T> head_mix_value(const Variable<T>& a, const Variable<T>& v, std::si
 /// d/dx = scale g y (per head), d/dy = scale g^T x: both head_mix.
 template <class T>
 Variable<T> head_scores(const Variable<T>& x, const Variable<T>& y, std::size_t heads, Scalar<T> scale, bool seq_first) {
-  return make_op<T>("head_scores", head_scores_value(x, y, heads, scale, seq_first), {x, y},
+  return make_op<T>("head_scores", head_scores_value<T>("head_scores", x, y, heads, scale, seq_first), {x, y},
                     [heads, scale, seq_first](const GradContext<T>& c) -> Grads<T> {
                       Variable<T> gx, gy;
                       if (c.needs(0)) gx = head_mix(c.grad, c.in[1], heads, false, scale, seq_first);
@@ -158,6 +166,48 @@ Variable<T> attention_softmax(const Variable<T>& scores, const Variable<T>& mask
   };
   if (masked) return make_op<T>("attention_softmax", std::move(value), {scores, mask}, derivative);
   return make_op<T>("attention_softmax", std::move(value), {scores}, derivative);
+}
+
+/// ds = softmax_backward(g, out), then as head_scores: d/dx = scale ds y, d/dy = scale ds^T x
+/// (head_mix), and d/dmask = ds summed to the mask's shape.
+template <class T>
+Variable<T> head_attention_weights(const Variable<T>& x, const Variable<T>& y, std::size_t heads, Scalar<T> scale,
+                                   const Variable<T>& mask, bool seq_first) {
+  const char* op = "head_attention_weights";
+  const bool masked = mask.defined();
+  std::vector<std::size_t> mask_strides;
+  if (masked) {
+    const HeadView vx = head_view(op, "x", x, heads, seq_first), vy = head_view(op, "y", y, heads, seq_first);
+    const Shape scores{vx.batch, heads, vx.rows, vy.rows};
+    TG_CHECK(broadcastable_to(mask.shape(), scores), op,
+             "mask " + shape_str(mask.shape()) + " does not broadcast to the scores " + shape_str(scores));
+    mask_strides = kernels::broadcast_strides(mask.shape(), scores);
+  }
+  const T* pm = masked ? mask.value().data() : nullptr;
+  // the mask added and the softmax taken per block, right after the block's GEMM
+  auto softmax_block = [&](std::size_t b, std::size_t h, T* block) {
+    const std::size_t l = x.shape()[seq_first ? 0 : 1], s = y.shape()[seq_first ? 0 : 1];
+    for (std::size_t i = 0; i < l; ++i) {
+      T* row = block + i * s;
+      if (masked) {
+        const T* m = pm + b * mask_strides[0] + h * mask_strides[1] + i * mask_strides[2];
+        const std::size_t step = mask_strides[3];
+        for (std::size_t j = 0; j < s; ++j) row[j] += m[j * step];
+      }
+      if (s > 0) kernels::softmax_row(row, row, s, true);
+    }
+  };
+  xt::xarray<T> value = head_scores_value<T>(op, x, y, heads, scale, seq_first, softmax_block);
+  auto derivative = [heads, scale, seq_first](const GradContext<T>& c) -> Grads<T> {
+    const Variable<T> ds = softmax_backward(c.grad, c.out);
+    Grads<T> grads(c.in.size());
+    if (c.needs(0)) grads[0] = head_mix(ds, c.in[1], heads, false, scale, seq_first);
+    if (c.needs(1)) grads[1] = head_mix(ds, c.in[0], heads, true, scale, seq_first);
+    if (c.in.size() == 3 && c.needs(2)) grads[2] = detail::sum_to_or_same(ds, c.in[2].shape());
+    return grads;
+  };
+  if (masked) return make_op<T>(op, std::move(value), {x, y, mask}, std::move(derivative));
+  return make_op<T>(op, std::move(value), {x, y}, std::move(derivative));
 }
 
 TG_INSTANTIATE_OPS(TG_ATTENTION_OPS)
