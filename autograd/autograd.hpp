@@ -2,6 +2,7 @@
 // Everything in autograd/: Variable, the tape, every op, gradcheck, Jacobian/Hessian-vector products.
 #include "error.hpp"
 #include "grad_mode.hpp"
+#include "threads.hpp"
 #include "variable.hpp"
 #include "ops/elementwise.hpp"
 #include "ops/linalg.hpp"

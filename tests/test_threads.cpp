@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "../autograd/kernels/gemm.hpp"      // internal: the split GEMM
 #include "../autograd/kernels/parallel.hpp"  // internal: the worker count
 
 using namespace tg;
@@ -142,7 +143,7 @@ TEST_CASE("large elementwise ops split over the worker threads, also from severa
 }
 
 TEST_CASE("convolutions from several threads at once give the serial result") {
-  // A conv2d splits its batch over the workers with OpenBLAS on one thread per call; one
+  // A conv2d splits its batch over the workers, one GEMM per sample on its thread; one
   // thread's conv has the workers, the others run on their own thread. Whole numbers keep every
   // sum exact in float whatever the order, so all threads must agree to the bit.
   const auto whole = [](const Shape& shape, int salt) {
@@ -163,10 +164,60 @@ TEST_CASE("convolutions from several threads at once give the serial result") {
   CHECK(same == std::vector<int>(threads, 1));
 }
 
+TEST_CASE("GEMMs split over the worker threads equal the plain triple loop, also from several threads at once") {
+  // Above 2^18 multiply-adds a GEMM is cut into blocks of C's columns (n >= m) or rows (m > n),
+  // one per thread, each on OpenBLAS's calling-thread path. Every transpose flag, both cuts,
+  // sizes that are no multiple of the 16-wide blocks, leading dimensions wider than the operands,
+  // beta = 1; whole numbers keep every sum exact, so the results must agree to the bit.
+  struct Case { bool ta, tb; std::size_t m, n, k; };
+  const std::vector<Case> cases = {{false, false, 37, 301, 50}, {false, true, 37, 301, 50}, {true, false, 37, 301, 50},
+                                   {true, true, 37, 301, 50}, {false, false, 513, 29, 40}, {true, true, 513, 29, 40},
+                                   {false, true, 64, 512, 784}};
+  const auto whole = [](std::size_t size, std::size_t salt) {
+    std::vector<float> v(size);
+    for (std::size_t i = 0; i < size; ++i) v[i] = float(int((i * 7 + salt) % 5) - 2);
+    return v;
+  };
+  const auto check = [&](const Case& c) {
+    const std::size_t pad = 3;  // leading dimensions wider than the operands
+    const std::size_t a_rows = c.ta ? c.k : c.m, a_cols = c.ta ? c.m : c.k;
+    const std::size_t b_rows = c.tb ? c.n : c.k, b_cols = c.tb ? c.k : c.n;
+    const std::size_t lda = a_cols + pad, ldb = b_cols + pad, ldc = c.n + pad;
+    const auto a = whole(a_rows * lda, 1), b = whole(b_rows * ldb, 2);
+    auto out = whole(c.m * ldc, 3);
+    std::vector<float> expected = out;
+    for (std::size_t i = 0; i < c.m; ++i)
+      for (std::size_t j = 0; j < c.n; ++j) {
+        float acc = 0;
+        for (std::size_t p = 0; p < c.k; ++p)
+          acc += (c.ta ? a[p * lda + i] : a[i * lda + p]) * (c.tb ? b[j * ldb + p] : b[p * ldb + j]);
+        expected[i * ldc + j] = 2 * acc + expected[i * ldc + j];
+      }
+    tg::kernels::gemm(c.ta, c.tb, c.m, c.n, c.k, 2.0f, a.data(), lda, b.data(), ldb, 1.0f, out.data(), ldc);
+    return out == expected;
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.m);
+    CAPTURE(c.n);
+    CAPTURE(c.k);
+    CAPTURE(c.ta);
+    CAPTURE(c.tb);
+    CHECK(check(c));
+  }
+  std::vector<int> same(threads, 0);
+  on_threads([&](int t) {
+    int all = 1;
+    for (const auto& c : cases) all &= check(c);
+    same[t] = all;
+  });
+  CHECK(same == std::vector<int>(threads, 1));
+}
+
 TEST_CASE("the library's worker threads follow TAPEGRAD_NUM_THREADS, else OPENBLAS_NUM_THREADS") {
   // ctest runs this file again with TAPEGRAD_NUM_THREADS=1 (test_threads_one_thread).
   const char* wanted = std::getenv("TAPEGRAD_NUM_THREADS");
   if (!wanted) wanted = std::getenv("OPENBLAS_NUM_THREADS");
   const std::size_t expected = wanted ? std::size_t(std::atoi(wanted)) : std::size_t(std::clamp(std::thread::hardware_concurrency(), 1u, 8u));
   CHECK(tg::kernels::parallel_threads() == expected);
+  CHECK(tg::get_num_threads() == expected);
 }

@@ -1,6 +1,8 @@
 #pragma once
 // The GEMM kernel every GEMM-bound op calls: row-major C = alpha op(A) op(B) + beta C through
-// OpenBLAS, transposes as flags. Internal to the library (not installed): ops reach it through
+// OpenBLAS, transposes as flags. OpenBLAS runs on one thread per call (tapegrad sets its thread
+// count to 1): a large GEMM is split over tapegrad's own threads (kernels/parallel.hpp), and one
+// called inside a parallel loop (a convolution's per-sample GEMM) runs on that loop's thread. Internal to the library (not installed): ops reach it through
 // this header.
 #include <cstddef>
 
@@ -20,22 +22,6 @@ void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, const T
           bool accumulate = false) {
   gemm(ta, tb, m, n, k, T(1), a, ta ? m : k, b, tb ? k : n, accumulate ? T(1) : T(0), c, n);
 }
-
-/// While alive, every GEMM runs on the thread that calls it: for loops that split a batch over
-/// the library's threads, each thread one GEMM per sample. OpenBLAS's own threads would fight
-/// ours for the cores and OpenBLAS serialises concurrent threaded calls. Restores the previous
-/// thread count on exit. Sets a process-wide setting: a GEMM another thread starts meanwhile
-/// also runs on one thread (slower, never wrong).
-class GemmOnCallingThread {
- public:
-  GemmOnCallingThread();
-  ~GemmOnCallingThread();
-  GemmOnCallingThread(const GemmOnCallingThread&) = delete;
-  GemmOnCallingThread& operator=(const GemmOnCallingThread&) = delete;
-
- private:
-  int previous_;
-};
 
 /// A tg::Error naming `op` and the sizes unless every size fits BLAS's 32-bit int: checked
 /// before a parallel loop whose bodies must not throw.

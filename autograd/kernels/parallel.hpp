@@ -2,10 +2,12 @@
 // Large elementwise loops split over the cores (internal to the library, not installed).
 // parallel_for(n, body) runs body(begin, end) over contiguous chunks of [0, n): in the caller
 // alone below `parallel_threshold` elements, where waking a thread costs more than it saves,
-// and above it on the caller and the library's worker threads together. The workers sleep on
-// a condition variable between loops (they never spin, so they do not take cores from
-// OpenBLAS's threads), and one loop at a time uses them: a loop started while another thread's
-// loop holds them runs in its own thread, as it would on one core.
+// and above it on the caller and the library's worker threads together. They are the only
+// threads tapegrad computes on: its GEMMs run OpenBLAS on one thread each and are split over
+// them too (kernels/gemm.cpp), so two pools never fight over the cores. Between loops the
+// workers spin for a short while (TAPEGRAD_SPIN_US, 200 µs by default), then sleep on a
+// condition variable. One loop at a time uses them: a loop started while another thread's loop
+// holds them runs in its own thread, as it would on one core.
 #include <algorithm>
 #include <cstddef>
 #include <type_traits>
@@ -20,6 +22,9 @@ inline constexpr std::size_t parallel_threshold = std::size_t(1) << 17;
 /// How many threads a large loop uses (the caller and the workers): TAPEGRAD_NUM_THREADS, else
 /// OPENBLAS_NUM_THREADS, else the cores; at most 8.
 std::size_t parallel_threads();
+
+/// True on a thread while it runs part of a parallel loop (work started there stays there).
+bool inside_parallel_loop();
 
 namespace detail {
 /// body(context, begin, end): the loop's body, type-erased without an allocation.

@@ -42,9 +42,9 @@ T* scratch(std::size_t size) {
 /// How many ranges of samples a batch is split into: with several samples they are spread
 /// over the library's threads and every GEMM runs on its own thread, so one image's im2col,
 /// GEMM and bias stay in that core's cache and the work between GEMMs runs on both cores
-/// (W4, shared/BENCHMARKS.md: a GEMM per chunk of samples on OpenBLAS's threads left the
-/// second core spinning in OpenBLAS while im2col, copies and bias ran on one). One sample:
-/// one range, with OpenBLAS's threads.
+/// (W4, shared/BENCHMARKS.md: a GEMM per chunk of samples split over the threads left the
+/// work between GEMMs, im2col, copies and bias, on one core). One sample: one range, its
+/// GEMMs split over the threads.
 std::size_t sample_parts(const ConvShape& s) {
   const std::size_t threads = kernels::parallel_threads();
   return threads == 1 ? std::min<std::size_t>(s.batch, 1) : std::min(s.batch, 4 * threads);
@@ -58,7 +58,6 @@ void over_samples(const ConvShape& s, std::size_t parts, const char* op, Body&& 
     if (s.batch > 0) body(std::size_t(0), s.batch, std::size_t(0));
     return;
   }
-  kernels::GemmOnCallingThread one_thread_per_gemm;
   kernels::parallel_tasks(parts, [&](std::size_t part) { body(s.batch * part / parts, s.batch * (part + 1) / parts, part); });
 }
 

@@ -36,9 +36,31 @@ class DataParallel {
 #endif
   }
 
+  /// The --distributed flag's help for `program`.
+  static std::string flag_help(const std::string& program) {
+    return "data-parallel over MPI (mpirun -np N " + program +
+           " --distributed): each rank trains on its shard with --batch-size, rank 0 prints and writes";
+  }
+
   int rank() const { return rank_; }
   int world_size() const { return world_size_; }
   bool is_root() const { return rank_ == 0; }
+  /// Whether this process is one rank of a --distributed job.
+  bool distributed() const {
+#if TAPEGRAD_HAVE_DIST
+    return environment_.has_value();
+#else
+    return false;
+#endif
+  }
+  /// "data-parallel over 2 ranks: each a shard of 469 batches of 64 per epoch, 128 images per step
+  /// in all", a blank line after it ("" without --distributed).
+  std::string shards_summary(std::size_t batches, std::size_t batch_size) const {
+    if (!distributed()) return {};
+    return "data-parallel over " + std::to_string(world_size_) + " ranks: each a shard of " + std::to_string(batches) +
+           " batches of " + std::to_string(batch_size) + " per epoch, " + std::to_string(world_size_ * batch_size) +
+           " images per step in all\n\n";
+  }
 
   /// The training loader: the whole set reshuffled every epoch, or this rank's shard of it
   /// (dealt from the same shuffle on every rank, padded so all ranks take the same steps).

@@ -169,4 +169,18 @@ class Flags {
   std::vector<Flag> flags_;
 };
 
+/// A flag's comma-separated list of positive sizes ("256,128"); an error names the flag and
+/// shows `like`, an example of such a list. An empty text gives an empty list.
+inline std::vector<std::size_t> parse_sizes(const std::string& flag, const std::string& text, const std::string& like) {
+  std::vector<std::size_t> sizes;
+  std::stringstream ss(text);
+  for (std::string item; std::getline(ss, item, ',');) {
+    std::size_t used = 0;
+    const long v = std::stol(item, &used);
+    if (used != item.size() || v <= 0) throw std::invalid_argument(flag + ": '" + text + "' is not a list like " + like);
+    sizes.push_back(static_cast<std::size_t>(v));
+  }
+  return sizes;
+}
+
 }  // namespace examples

@@ -5,18 +5,12 @@
 // examples/fashion_mnist.
 #include <malloc.h>
 
-#include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <iostream>
 
 #include <tapegrad/tapegrad.hpp>
 
-#include "../common/confusion.hpp"
-#include "../common/flags.hpp"
-#include "../common/metrics_csv.hpp"
-#include "../common/plot.hpp"
-#include "../common/progress.hpp"
+#include "../common/classifier.hpp"
 
 namespace {
 
@@ -58,28 +52,6 @@ class RowReader : public tg::nn::Module<float> {
   std::shared_ptr<tg::nn::Linear<float>> head_;
 };
 
-struct Evaluation {
-  double loss = 0, accuracy = 0;
-};
-
-Evaluation evaluate(tg::nn::Module<float>& model, tg::data::Dataset<float>& data, examples::ConfusionMatrix* confusion) {
-  tg::NoGradGuard no_grad;
-  model.eval();
-  tg::data::DataLoader loader(data, {.batch_size = 500, .shuffle = false});
-  double loss_sum = 0;
-  std::size_t correct = 0;
-  for (auto& [x, y] : loader) {
-    tg::Var logits = model(x);
-    loss_sum += tg::nn::cross_entropy(logits, y, {.reduction = tg::nn::Reduction::sum}).item();
-    tg::IndexArray predicted = tg::argmax(logits, -1);
-    for (std::size_t i = 0; i < y.size(); ++i) correct += predicted(i) == y(i);
-    if (confusion) confusion->add(y, predicted);
-  }
-  model.train();
-  const double n = static_cast<double>(data.size());
-  return {loss_sum / n, static_cast<double>(correct) / n};
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -87,11 +59,11 @@ int main(int argc, char** argv) {
   mallopt(M_MMAP_THRESHOLD, 256 << 20);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
 
+  examples::ClassifierSettings s{.epochs = 12, .batch_size = 128, .lr = 2e-3, .out_dir = "fashion_rnn_out"};
   std::string cell = "gru";
-  int epochs = 12, batch_size = 128, hidden = 128, layers = 2, seed = 1, limit = 0;
-  double lr = 2e-3, clip = 1.0, dropout = 0.1;
+  int hidden = 128, layers = 2;
+  double clip = 1.0, dropout = 0.1;
   bool bidirectional = false, cosine = true;
-  std::string data_dir = tg::data::fashion_mnist_default_root, out_dir = "fashion_rnn_out";
   examples::Flags flags("fashion_rnn",
                         "Classifies Fashion-MNIST with a recurrent network that reads each image row by row (28 steps\n"
                         "of 28 pixels). Writes the model, a CSV and a PNG of the curves into --out.");
@@ -99,90 +71,40 @@ int main(int argc, char** argv) {
       .add("hidden", hidden, "hidden units per layer and direction")
       .add("layers", layers, "stacked recurrent layers")
       .add("bidirectional", bidirectional, "read the rows in both directions")
-      .add("dropout", dropout, "dropout between stacked layers")
-      .add("epochs", epochs, "passes over the training set")
-      .add("batch-size", batch_size, "examples per gradient step")
-      .add("lr", lr, "Adam's learning rate")
+      .add("dropout", dropout, "dropout between stacked layers");
+  examples::add_training_flags(flags, s)
       .add("clip", clip, "clip the gradients' global norm to this (0: off)")
-      .add("cosine", cosine, "anneal the learning rate to 0 along a cosine over the epochs")
-      .add("seed", seed, "seed for initialisation, dropout and shuffling")
-      .add("data", data_dir, "folder with the IDX files (Debian: dataset-fashion-mnist)")
-      .add("limit", limit, "use only the first N training and test images (0: all), for a quick run")
-      .add("out", out_dir, "folder for the model (.npz), the metrics (.csv) and the plot (.png)");
+      .add("cosine", cosine, "anneal the learning rate to 0 along a cosine over the epochs");
+  examples::add_data_flags(flags, s)
+      .add("out", s.out_dir, "folder for the model (.npz), the metrics (.csv) and the plot (.png)");
   flags.parse_or_exit(argc, argv);
 
   try {
-    if (epochs < 1 || batch_size < 1 || hidden < 1 || layers < 1)
+    if (s.epochs < 1 || s.batch_size < 1 || hidden < 1 || layers < 1)
       throw std::invalid_argument("--epochs, --batch-size, --hidden and --layers must be positive");
-    tg::manual_seed(static_cast<std::uint64_t>(seed));
-    tg::data::FashionMNIST<float> train_set(data_dir, /*train=*/true, static_cast<std::size_t>(limit));
-    tg::data::FashionMNIST<float> test_set(data_dir, /*train=*/false, static_cast<std::size_t>(limit));
-    tg::data::DataLoader train_loader(train_set, {.batch_size = static_cast<std::size_t>(batch_size), .shuffle = true,
-                                                  .seed = static_cast<std::uint64_t>(seed)});
+    tg::manual_seed(static_cast<std::uint64_t>(s.seed));
+    tg::data::FashionMNIST<float> train_set(s.data_dir, /*train=*/true, static_cast<std::size_t>(s.limit));
+    tg::data::FashionMNIST<float> test_set(s.data_dir, /*train=*/false, static_cast<std::size_t>(s.limit));
+    tg::data::DataLoader train_loader(train_set, {.batch_size = static_cast<std::size_t>(s.batch_size), .shuffle = true,
+                                                  .seed = static_cast<std::uint64_t>(s.seed)});
 
     RowReader model(cell, std::size_t(hidden), std::size_t(layers), bidirectional, dropout);
-    tg::optim::Adam<float> optimizer(model.parameters(), {.lr = lr});
-    tg::optim::CosineAnnealingLR schedule(optimizer, epochs);
+    tg::optim::Adam<float> optimizer(model.parameters(), {.lr = s.lr});
+    tg::optim::CosineAnnealingLR schedule(optimizer, s.epochs);
     std::cout << "Fashion-MNIST row by row: " << train_set.size() << " training and " << test_set.size()
-              << " test images, " << train_loader.num_batches() << " batches of " << batch_size << " per epoch\n"
-              << model << "\nAdam lr " << lr << (cosine ? " (cosine annealing)" : "") << ", gradient norm clipped to "
-              << clip << ", cross-entropy, seed " << seed << "\n\n";
+              << " test images, " << train_loader.num_batches() << " batches of " << s.batch_size << " per epoch\n"
+              << model << "\nAdam lr " << s.lr << (cosine ? " (cosine annealing)" : "") << ", gradient norm clipped to "
+              << clip << ", cross-entropy, seed " << s.seed << "\n\n";
 
-    std::filesystem::create_directories(out_dir);
-    examples::CsvWriter csv(out_dir + "/metrics.csv",
-                            {"epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds"});
-    double first_loss = -1, last_epoch_loss = 0, total_seconds = 0;
-    for (int epoch = 1; epoch <= epochs; ++epoch) {
-      const auto start = std::chrono::steady_clock::now();
-      examples::ProgressBar bar("epoch " + std::to_string(epoch) + "/" + std::to_string(epochs), train_loader.num_batches());
-      double loss_sum = 0;
-      std::size_t seen = 0, correct = 0, batches = 0;
-      for (auto& [x, y] : train_loader) {
-        tg::Var logits = model(x);
-        tg::Var loss = tg::nn::cross_entropy(logits, y);
-        optimizer.zero_grad();
-        loss.backward();
-        if (clip > 0) tg::optim::clip_grad_norm(model.parameters(), clip);
-        optimizer.step();
-
-        const double l = loss.item();
-        if (first_loss < 0) first_loss = l;
-        tg::IndexArray predicted = tg::argmax(logits, -1);
-        for (std::size_t i = 0; i < y.size(); ++i) correct += predicted(i) == y(i);
-        loss_sum += l * static_cast<double>(y.size());
-        seen += y.size();
-        bar.update(++batches, loss_sum / static_cast<double>(seen), seen);
-      }
-      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      total_seconds += seconds;
-      last_epoch_loss = loss_sum / static_cast<double>(seen);
-      const double train_accuracy = static_cast<double>(correct) / static_cast<double>(seen);
-      const Evaluation test = evaluate(model, test_set, nullptr);
-      char summary[200];
-      std::snprintf(summary, sizeof summary, "train loss %.4f acc %.4f | test loss %.4f acc %.4f | %.1f s, %.0f img/s",
-                    last_epoch_loss, train_accuracy, test.loss, test.accuracy, seconds, static_cast<double>(seen) / seconds);
-      bar.finish(summary);
-      csv.row({double(epoch), last_epoch_loss, train_accuracy, test.loss, test.accuracy, seconds});
-      if (cosine) schedule.step();
-    }
-
-    examples::ConfusionMatrix confusion(tg::data::FashionMNIST<float>::class_names());
-    const Evaluation final_test = evaluate(model, test_set, &confusion);
-    std::cout << "\n";
-    confusion.print(std::cout);
-    std::printf("\ntest accuracy %.4f after %d epochs (%.1f s per epoch on average)\n", final_test.accuracy, epochs,
-                total_seconds / epochs);
-    const std::string model_path = out_dir + "/fashion_rnn_" + cell + ".npz";
-    tg::nn::save(model, model_path);
-    std::cout << "model saved to " << model_path << " (numpy.load opens it)\n";
-    std::cout << "metrics in " << csv.path() << "\n";
-    if (examples::plot_metrics(csv.path(), out_dir + "/curves.png", "tapegrad " + cell + " on Fashion-MNIST rows"))
-      std::cout << "curves plotted in " << out_dir << "/curves.png\n";
-    if (!(last_epoch_loss < first_loss)) {
-      std::fprintf(stderr, "the training loss did not fall: first batch %.4f, last epoch %.4f\n", first_loss, last_epoch_loss);
-      return 1;
-    }
-    return 0;
+    examples::ClassifierRun run{.epochs = s.epochs,
+                                .out_dir = s.out_dir,
+                                .model_file = "fashion_rnn_" + cell + ".npz",
+                                .title = "tapegrad " + cell + " on Fashion-MNIST rows",
+                                .schedule = cosine ? &schedule : nullptr};
+    if (clip > 0) run.before_step = [&] { tg::optim::clip_grad_norm(model.parameters(), clip); };
+    const examples::FitResult fitted = examples::fit(model, optimizer, train_loader, test_set, run);
+    examples::report(model, test_set, run, fitted);
+    return examples::check_loss_fell(fitted) ? 0 : 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "fashion_rnn: %s\n", e.what());
     return 1;

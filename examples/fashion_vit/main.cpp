@@ -7,20 +7,14 @@
 #include <malloc.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <iostream>
 
 #include <tapegrad/tapegrad.hpp>
 #include <xtensor/xview.hpp>
 
-#include "../common/confusion.hpp"
-#include "../common/flags.hpp"
+#include "../common/classifier.hpp"
 #include "../common/image_grid.hpp"
-#include "../common/metrics_csv.hpp"
-#include "../common/plot.hpp"
-#include "../common/progress.hpp"
 
 namespace {
 
@@ -93,28 +87,6 @@ class ViT : public tg::nn::Module<float> {
   std::size_t patch_, grid_, tokens_;
 };
 
-struct Evaluation {
-  double loss = 0, accuracy = 0;
-};
-
-Evaluation evaluate(ViT& model, tg::data::Dataset<float>& data, examples::ConfusionMatrix* confusion) {
-  tg::NoGradGuard no_grad;
-  model.eval();
-  tg::data::DataLoader loader(data, {.batch_size = 500, .shuffle = false});
-  double loss_sum = 0;
-  std::size_t correct = 0;
-  for (auto& [x, y] : loader) {
-    tg::Var logits = model(x);
-    loss_sum += tg::nn::cross_entropy(logits, y, {.reduction = tg::nn::Reduction::sum}).item();
-    tg::IndexArray predicted = tg::argmax(logits, -1);
-    for (std::size_t i = 0; i < y.size(); ++i) correct += predicted(i) == y(i);
-    if (confusion) confusion->add(y, predicted);
-  }
-  model.train();
-  const double n = static_cast<double>(data.size());
-  return {loss_sum / n, static_cast<double>(correct) / n};
-}
-
 /// For each of the first `count` test images: the image, then the class token's attention
 /// blown up to 28x28 (each patch one flat block), side by side in one PNG.
 bool write_attention_maps(ViT& model, const tg::data::FashionMNIST<float>& test_set, std::size_t count,
@@ -145,109 +117,57 @@ int main(int argc, char** argv) {
   mallopt(M_MMAP_THRESHOLD, 256 << 20);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
 
-  int epochs = 8, batch_size = 128, seed = 1, limit = 0, patch = 7, d_model = 64, heads = 4, layers = 4, feedforward = 128;
-  double lr = 2e-3, dropout = 0.0, weight_decay = 0.05, min_accuracy = 0;
-  std::string data_dir = tg::data::fashion_mnist_default_root;
-  std::string out_dir = "fashion_vit_out";
+  examples::ClassifierSettings s{.epochs = 8, .batch_size = 128, .lr = 2e-3, .out_dir = "fashion_vit_out"};
+  int patch = 7, d_model = 64, heads = 4, layers = 4, feedforward = 128;
+  double dropout = 0.0, weight_decay = 0.05, min_accuracy = 0;
   examples::Flags flags("fashion_vit",
                         "Trains a vision transformer (patch embedding, class token, pre-norm encoder stack) with AdamW\n"
                         "and a cosine schedule on Fashion-MNIST; reports test accuracy, writes the model, the curves\n"
                         "and a PNG of the class token's attention over the patches of a few test images into --out.");
-  flags.add("epochs", epochs, "passes over the training set")
-      .add("batch-size", batch_size, "examples per gradient step")
-      .add("lr", lr, "AdamW's peak learning rate (cosine-annealed to 0)")
+  examples::add_training_flags(flags, s, "AdamW's peak learning rate (cosine-annealed to 0)")
       .add("weight-decay", weight_decay, "AdamW's decoupled weight decay")
       .add("patch", patch, "patch side, 7 (16 patches) or 4 (49 patches)")
       .add("d-model", d_model, "token width")
       .add("heads", heads, "attention heads")
       .add("layers", layers, "encoder layers")
       .add("feedforward", feedforward, "hidden width of each layer's feed-forward block")
-      .add("dropout", dropout, "dropout in the encoder and on the positions")
-      .add("seed", seed, "seed for initialisation, dropout and shuffling")
-      .add("data", data_dir, "folder with the IDX files (Debian: dataset-fashion-mnist)")
-      .add("limit", limit, "use only the first N training and test images (0: all), for a quick run")
+      .add("dropout", dropout, "dropout in the encoder and on the positions");
+  examples::add_data_flags(flags, s)
       .add("min-accuracy", min_accuracy, "exit 1 if the final test accuracy is below this")
-      .add("out", out_dir, "folder for the model (.npz), metrics (.csv), curves and attention maps (.png)");
+      .add("out", s.out_dir, "folder for the model (.npz), metrics (.csv), curves and attention maps (.png)");
   flags.parse_or_exit(argc, argv);
 
   try {
-    if (epochs < 1 || batch_size < 1) throw std::invalid_argument("--epochs and --batch-size must be positive");
+    if (s.epochs < 1 || s.batch_size < 1) throw std::invalid_argument("--epochs and --batch-size must be positive");
     if (patch != 7 && patch != 4) throw std::invalid_argument("--patch must be 7 or 4");
-    tg::manual_seed(static_cast<std::uint64_t>(seed));
+    tg::manual_seed(static_cast<std::uint64_t>(s.seed));
 
-    tg::data::FashionMNIST<float> train_set(data_dir, /*train=*/true, static_cast<std::size_t>(limit));
-    tg::data::FashionMNIST<float> test_set(data_dir, /*train=*/false, static_cast<std::size_t>(limit));
-    tg::data::DataLoader train_loader(train_set, {.batch_size = static_cast<std::size_t>(batch_size), .shuffle = true,
-                                                  .seed = static_cast<std::uint64_t>(seed)});
+    tg::data::FashionMNIST<float> train_set(s.data_dir, /*train=*/true, static_cast<std::size_t>(s.limit));
+    tg::data::FashionMNIST<float> test_set(s.data_dir, /*train=*/false, static_cast<std::size_t>(s.limit));
+    tg::data::DataLoader train_loader(train_set, {.batch_size = static_cast<std::size_t>(s.batch_size), .shuffle = true,
+                                                  .seed = static_cast<std::uint64_t>(s.seed)});
 
     ViT model({.patch = static_cast<std::size_t>(patch), .d_model = static_cast<std::size_t>(d_model),
                .heads = static_cast<std::size_t>(heads), .layers = static_cast<std::size_t>(layers),
                .feedforward = static_cast<std::size_t>(feedforward), .dropout = dropout});
-    tg::optim::AdamW<float> optimizer(model.parameters(), {.lr = lr, .weight_decay = weight_decay});
-    tg::optim::CosineAnnealingLR schedule(optimizer, epochs);
+    tg::optim::AdamW<float> optimizer(model.parameters(), {.lr = s.lr, .weight_decay = weight_decay});
+    tg::optim::CosineAnnealingLR schedule(optimizer, s.epochs);
     std::cout << "Fashion-MNIST: " << train_set.size() << " training and " << test_set.size() << " test images, "
-              << train_loader.num_batches() << " batches of " << batch_size << " per epoch\n"
-              << model << "\nAdamW lr " << lr << " (cosine), weight decay " << weight_decay << ", cross-entropy, seed "
-              << seed << "\n\n";
+              << train_loader.num_batches() << " batches of " << s.batch_size << " per epoch\n"
+              << model << "\nAdamW lr " << s.lr << " (cosine), weight decay " << weight_decay << ", cross-entropy, seed "
+              << s.seed << "\n\n";
 
-    std::filesystem::create_directories(out_dir);
-    examples::CsvWriter csv(out_dir + "/metrics.csv",
-                            {"epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds"});
+    const examples::ClassifierRun run{.epochs = s.epochs,
+                                      .out_dir = s.out_dir,
+                                      .model_file = "fashion_vit.npz",
+                                      .title = "tapegrad ViT on Fashion-MNIST",
+                                      .schedule = &schedule};
+    const examples::FitResult fitted = examples::fit(model, optimizer, train_loader, test_set, run);
+    const examples::Evaluation final_test = examples::report(model, test_set, run, fitted);
+    if (write_attention_maps(model, test_set, 16, s.out_dir + "/attention.png"))
+      std::cout << "attention maps (image, class token's attention) in " << s.out_dir << "/attention.png\n";
 
-    double first_loss = -1, last_epoch_loss = 0, total_seconds = 0;
-    for (int epoch = 1; epoch <= epochs; ++epoch) {
-      const auto start = std::chrono::steady_clock::now();
-      examples::ProgressBar bar("epoch " + std::to_string(epoch) + "/" + std::to_string(epochs), train_loader.num_batches());
-      double loss_sum = 0;
-      std::size_t seen = 0, correct = 0, batches = 0;
-      for (auto& [x, y] : train_loader) {
-        tg::Var logits = model(x);
-        tg::Var loss = tg::nn::cross_entropy(logits, y);
-        optimizer.zero_grad();
-        loss.backward();
-        optimizer.step();
-
-        const double l = loss.item();
-        if (first_loss < 0) first_loss = l;
-        tg::IndexArray predicted = tg::argmax(logits, -1);
-        for (std::size_t i = 0; i < y.size(); ++i) correct += predicted(i) == y(i);
-        loss_sum += l * static_cast<double>(y.size());
-        seen += y.size();
-        bar.update(++batches, loss_sum / static_cast<double>(seen), seen);
-      }
-      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      total_seconds += seconds;
-      last_epoch_loss = loss_sum / static_cast<double>(seen);
-      const double train_accuracy = static_cast<double>(correct) / static_cast<double>(seen);
-      const Evaluation test = evaluate(model, test_set, nullptr);
-      char summary[200];
-      std::snprintf(summary, sizeof summary, "train loss %.4f acc %.4f | test loss %.4f acc %.4f | %.1f s, %.0f img/s",
-                    last_epoch_loss, train_accuracy, test.loss, test.accuracy, seconds, static_cast<double>(seen) / seconds);
-      bar.finish(summary);
-      csv.row({double(epoch), last_epoch_loss, train_accuracy, test.loss, test.accuracy, seconds});
-      schedule.step();
-    }
-
-    examples::ConfusionMatrix confusion(tg::data::FashionMNIST<float>::class_names());
-    const Evaluation final_test = evaluate(model, test_set, &confusion);
-    std::cout << "\n";
-    confusion.print(std::cout);
-    std::printf("\ntest accuracy %.4f after %d epochs (%.1f s per epoch on average)\n", final_test.accuracy, epochs,
-                total_seconds / epochs);
-
-    const std::string model_path = out_dir + "/fashion_vit.npz";
-    tg::nn::save(model, model_path);
-    std::cout << "model saved to " << model_path << " (numpy.load opens it)\n";
-    std::cout << "metrics in " << csv.path() << "\n";
-    if (examples::plot_metrics(csv.path(), out_dir + "/curves.png", "tapegrad ViT on Fashion-MNIST"))
-      std::cout << "curves plotted in " << out_dir << "/curves.png\n";
-    if (write_attention_maps(model, test_set, 16, out_dir + "/attention.png"))
-      std::cout << "attention maps (image, class token's attention) in " << out_dir << "/attention.png\n";
-
-    if (!(last_epoch_loss < first_loss)) {
-      std::fprintf(stderr, "the training loss did not fall: first batch %.4f, last epoch %.4f\n", first_loss, last_epoch_loss);
-      return 1;
-    }
+    if (!examples::check_loss_fell(fitted)) return 1;
     if (final_test.accuracy < min_accuracy) {
       std::fprintf(stderr, "test accuracy %.4f is below --min-accuracy %.4f\n", final_test.accuracy, min_accuracy);
       return 1;
