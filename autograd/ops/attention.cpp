@@ -42,7 +42,7 @@ HeadView head_view(const char* op, const char* role, const Variable<T>& x, std::
 }
 
 /// body(b, h) for every batch entry and head, spread over the library's threads, each GEMM on
-/// the thread that runs it. One head's GEMM (128 x 128 x 32 in W6) is below OpenBLAS's
+/// the thread that runs it (a GEMM inside a parallel loop runs inline). One head's GEMM (128 x 128 x 32 in W6) is below OpenBLAS's
 /// small-matrix threshold and so runs on one thread anyway: spreading the heads is the only way
 /// these products use both cores. The sizes (leading dimensions included) are checked first,
 /// since the bodies must not throw.
@@ -51,7 +51,6 @@ void for_each_head(const char* op, std::size_t batch, std::size_t heads, std::in
                    Body&& body) {
   const std::size_t largest = std::max(gemm_sizes);
   kernels::check_gemm_sizes(op, largest, largest, largest);
-  kernels::GemmOnCallingThread one_thread_per_gemm;
   kernels::parallel_tasks(batch * heads, [&](std::size_t task) { body(task / heads, task % heads); });
 }
 
