@@ -233,6 +233,9 @@ void define_workloads() {
     auto& hs = add_seeded("head_scores [8,128,256] 8 heads", 30, {q, k}, [q, k] { return tg::head_scores(q, k, 8, 0.1768f); },
                           {8, 8, 128, 128});
     hs.flops = 2.0 * 64 * 128 * 128 * 32;
+    auto& haw = add_seeded("head_attention_weights [8,128,256] 8 heads (scores and softmax)", 30, {q, k},
+                           [q, k] { return tg::head_attention_weights(q, k, 8, 0.1768f); }, {8, 8, 128, 128});
+    haw.flops = 2.0 * 64 * 128 * 128 * 32;
     add_seeded("scaled_dot_product_attention [8,8,128,32] causal", 20, {q4, k4},
                [q4, k4] { return tg::nn::scaled_dot_product_attention(q4, k4, k4, {.is_causal = true}); }, {8, 8, 128, 32});
     auto mha = std::make_shared<tg::nn::MultiheadAttention<float>>(256, 8);

@@ -1,5 +1,5 @@
 // Scaled dot-product attention and MultiheadAttention, written with ops; the per-head products
-// are head_scores / head_mix (autograd/ops/attention.hpp), which read the heads in place.
+// are head_attention_weights / head_mix (autograd/ops/attention.hpp), which read the heads in place.
 #include "attention.hpp"
 
 #include <cmath>
@@ -172,7 +172,7 @@ AttentionOutput<T> MultiheadAttention<T>::forward(const Variable<T>& query, cons
   if (args.is_causal) add_mask(causal_mask<T>(l, s));
 
   const T scale = static_cast<T>(1 / std::sqrt(static_cast<double>(e / h)));
-  Variable<T> weights = attention_softmax(head_scores(q, k, h, scale, seq_first), mask);  // [B, H, L, S]
+  Variable<T> weights = head_attention_weights(q, k, h, scale, mask, seq_first);  // [B, H, L, S]
   if (this->is_training() && options_.dropout > 0) weights = dropout(weights, options_.dropout, true);
   Variable<T> out = out_proj->forward(head_mix(weights, v, h, false, T(1), seq_first));  // as the query's layout
   AttentionOutput<T> result;

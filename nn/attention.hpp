@@ -80,7 +80,8 @@ struct AttentionOutput {
 /// or vdim differ from E, q_proj_weight [E, E], k_proj_weight [E, kdim], v_proj_weight [E, vdim]
 /// and in_proj_bias), out_proj.weight [E, E], out_proj.bias [E]. Init as PyTorch: xavier_uniform
 /// for the input projections, biases 0, out_proj.weight as Linear's. The heads are column
-/// blocks of the projections, read in place by head_scores / head_mix (no reshapes or permutes).
+/// blocks of the projections, read in place by head_attention_weights / head_mix (no reshapes or
+/// permutes).
 template <class T = float>
 class MultiheadAttention : public Module<T> {
  public:

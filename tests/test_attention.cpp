@@ -155,6 +155,51 @@ TEST_CASE("attention_softmax and softmax_backward: gradcheck and gradgradcheck, 
   check_error([] { softmax_backward(zeros<double>({2, 3}), zeros<double>({3, 2})); }, {"softmax_backward", "[2,3]", "[3,2]"});
 }
 
+// ---- head_attention_weights ------------------------------------------------------------------------
+
+TEST_CASE("head_attention_weights equals attention_softmax(head_scores + mask), masks of every broadcast shape") {
+  manual_seed(4);
+  const std::size_t heads = 2;
+  D x = random_input({2, 3, 4}), y = random_input({2, 5, 4});
+  check_close(head_attention_weights(x, y, heads, 0.6).value(), attention_softmax(head_scores(x, y, heads, 0.6)).value());
+  // [L, S] with a fully masked row, [B, 1, 1, S] key padding, a full [B, H, L, S] float mask
+  xt::xarray<double> rows = xt::zeros<double>({3, 5});
+  xt::view(rows, 1, xt::all()) = -inf;
+  rows(2, 0) = -inf;
+  xt::xarray<double> padding = xt::zeros<double>({2, 1, 1, 5});
+  padding(1, 0, 0, 4) = -inf;
+  for (const D& mask : {D(rows), D(padding), random_input({2, 2, 3, 5})}) {
+    INFO("mask " << shape_str(mask.shape()));
+    D fused = head_attention_weights(x, y, heads, 0.6, mask);
+    check_close(fused.value(), attention_softmax(head_scores(x, y, heads, 0.6), mask).value());
+  }
+  D fused = head_attention_weights(x, y, heads, 0.6, D(rows));
+  CHECK(fused.value()(0, 1, 1, 2) == 0.0);  // every key masked: all 0, not NaN
+  CHECK(fused.value()(1, 0, 2, 0) == 0.0);  // a masked key: exactly 0
+  // seq_first reads [L, B, D] in place
+  const auto batch_first = [](const D& t) { return transpose(t, 0, 1); };
+  check_close(head_attention_weights(batch_first(x), batch_first(y), heads, 0.6, D(padding), true).value(),
+              head_attention_weights(x, y, heads, 0.6, D(padding)).value());
+}
+
+TEST_CASE("head_attention_weights: gradcheck and gradgradcheck, with a differentiable mask and with -inf entries") {
+  manual_seed(5);
+  D x = random_input({2, 3, 4}), y = random_input({2, 5, 4}), mask = random_input({3, 5});
+  Fn f = [](const std::vector<D>& in) { return head_attention_weights(in[0], in[1], 2, 0.8, in[2]); };
+  CHECK(gradcheck(f, {x, y, mask}));
+  CHECK(gradgradcheck(f, {x, y, mask}));
+  xt::xarray<double> blocked = xt::zeros<double>({3, 5});
+  xt::view(blocked, 0, xt::all()) = -inf;
+  blocked(2, 3) = -inf;
+  D constant(blocked);
+  Fn g = [&](const std::vector<D>& in) { return head_attention_weights(in[0], in[1], 2, 0.8, constant, true); };
+  D xs = random_input({3, 2, 4}), ys = random_input({5, 2, 4});
+  CHECK(gradcheck(g, {xs, ys}));
+  CHECK(gradgradcheck(g, {xs, ys}));
+  check_error([] { head_attention_weights(zeros<double>({2, 3, 4}), zeros<double>({2, 5, 4}), 2, 1.0, zeros<double>({4, 5})); },
+              {"head_attention_weights", "[4,5]", "[2,2,3,5]"});
+}
+
 // ---- scaled_dot_product_attention -----------------------------------------------------------------
 
 TEST_CASE("scaled_dot_product_attention: softmax(q k^T / sqrt(E) + mask) v") {

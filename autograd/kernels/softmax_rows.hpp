@@ -11,6 +11,16 @@
 #include "parallel.hpp"
 #include "vector_math.hpp"
 
+// The row kernels are cloned for AVX-512 and AVX2 and the widest the CPU runs is picked at load
+// time (GCC's target_clones, through glibc's ifunc): the library is built for baseline x86-64, so
+// libmvec's exp would otherwise run 4 lanes at a time. exp and sum of 1M floats measured 2.2 ms
+// (SSE), 0.95 ms (AVX2), 0.58 ms (AVX-512); W6's softmax is 1M floats each forward.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__) && !defined(__AVX2__)
+#define TG_WIDEST_SIMD __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define TG_WIDEST_SIMD
+#endif
+
 namespace tg::kernels {
 
 /// The shift that keeps exp(x - m) in range: the row's max, or 0 when that is not finite (a
@@ -25,7 +35,7 @@ T row_shift(const T* x, std::size_t n) {
 
 /// out = softmax of one row of length n (see softmax_rows).
 template <class T>
-void softmax_row(const T* x, T* out, std::size_t n, bool empty_rows_to_zero) {
+TG_WIDEST_SIMD void softmax_row(const T* x, T* out, std::size_t n, bool empty_rows_to_zero) {
   const T m = row_shift(x, n);
   T s = 0;
 #pragma omp simd reduction(+ : s)
@@ -41,7 +51,7 @@ void softmax_row(const T* x, T* out, std::size_t n, bool empty_rows_to_zero) {
 
 /// out = log_softmax of one row of length n (see log_softmax_rows).
 template <class T>
-void log_softmax_row(const T* x, T* out, std::size_t n) {
+TG_WIDEST_SIMD void log_softmax_row(const T* x, T* out, std::size_t n) {
   const T m = row_shift(x, n);
   T s = 0;
 #pragma omp simd reduction(+ : s)
@@ -72,3 +82,5 @@ void log_softmax_rows(const T* x, T* out, std::size_t rows, std::size_t n) {
 }
 
 }  // namespace tg::kernels
+
+#undef TG_WIDEST_SIMD

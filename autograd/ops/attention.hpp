@@ -34,4 +34,12 @@ Variable<T> head_mix(const Variable<T>& a, const Variable<T>& v, std::size_t hea
 /// exactly 0. d/dscores = out * (g - sum(g * out)); d/dmask is the same, summed to its shape.
 template <class T>
 Variable<T> attention_softmax(const Variable<T>& scores, const Variable<T>& mask = Variable<T>());
+
+/// Attention weights of every head in one pass: attention_softmax(head_scores(x, y, heads,
+/// scale, seq_first) + mask), each head's block of scores softmaxed right after its GEMM, while
+/// it is in cache, rather than written out as a whole and read back. Same result, masks (0 or
+/// -inf, broadcasting to [B, heads, L, S]) and all-masked rows (all 0) as the two ops.
+template <class T>
+Variable<T> head_attention_weights(const Variable<T>& x, const Variable<T>& y, std::size_t heads, Scalar<T> scale = T(1),
+                                   const Variable<T>& mask = Variable<T>(), bool seq_first = false);
 }  // namespace tg
