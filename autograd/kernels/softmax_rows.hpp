@@ -14,8 +14,11 @@
 // The row kernels are cloned for AVX-512 and AVX2 and the widest the CPU runs is picked at load
 // time (GCC's target_clones, through glibc's ifunc): the library is built for baseline x86-64, so
 // libmvec's exp would otherwise run 4 lanes at a time. exp and sum of 1M floats measured 2.2 ms
-// (SSE), 0.95 ms (AVX2), 0.58 ms (AVX-512); W6's softmax is 1M floats each forward.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__) && !defined(__AVX2__)
+// (SSE), 0.95 ms (AVX2), 0.58 ms (AVX-512); W6's softmax is 1M floats each forward. Not under
+// ThreadSanitizer: the ifunc resolvers run before its runtime is set up and every program
+// crashed at start.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__) && !defined(__AVX2__) && \
+    !defined(__SANITIZE_THREAD__)
 #define TG_WIDEST_SIMD __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define TG_WIDEST_SIMD
