@@ -6,6 +6,10 @@
 
 #include "reference/patterns.hpp"
 
+#include <random>
+
+#include <tapegrad/autograd/kernels/im2col.hpp>  // internal: the patch layout every convolution uses
+
 using namespace tg;
 using tg::testing::check_error;
 using tg::testing::D;
@@ -221,6 +225,48 @@ TEST_CASE("conv2d's input gradient is conv_transpose2d of the output gradient") 
   const auto expected = conv_transpose2d(g, w, D(), {.stride = 2, .padding = 1, .groups = 2});
   REQUIRE(expected.shape() == x.shape());
   CHECK(xt::allclose(dx.value(), expected.value()));
+}
+
+TEST_CASE("im2col and col2im_add equal their definition for random geometries (both the shifted-image and the row paths)") {
+  std::mt19937 gen(11);
+  const auto pick = [&](int lo, int hi) { return static_cast<std::size_t>(std::uniform_int_distribution<int>(lo, hi)(gen)); };
+  std::size_t checked = 0, shifted = 0;
+  for (int trial = 0; trial < 3000; ++trial) {
+    tg::kernels::PatchGeometry g{pick(1, 3), pick(1, 8), pick(1, 8), pick(1, 4), pick(1, 4), pick(1, 3), pick(1, 3),
+                                 pick(0, 4), pick(0, 4), pick(1, 3), pick(1, 3), 0, 0};
+    if (trial % 2 == 0) g.stride_h = g.stride_w = 1;  // often stride 1, and "same" padding: the shifted-image path
+    if (trial % 4 == 0) g.pad_w = g.dilation_w * (g.kernel_w - 1) / 2 + (g.dilation_w * (g.kernel_w - 1)) % 2;
+    const std::size_t span_h = g.dilation_h * (g.kernel_h - 1) + 1, span_w = g.dilation_w * (g.kernel_w - 1) + 1;
+    if (g.height + 2 * g.pad_h < span_h || g.width + 2 * g.pad_w < span_w) continue;
+    g.out_h = (g.height + 2 * g.pad_h - span_h) / g.stride_h + 1;
+    g.out_w = (g.width + 2 * g.pad_w - span_w) / g.stride_w + 1;
+    shifted += g.is_shifted_image();
+    std::vector<double> image(g.image_size()), cols(g.rows() * g.positions(), -1.0);
+    for (auto& v : image) v = static_cast<double>(pick(1, 1000));
+    tg::kernels::im2col(g, image.data(), cols.data());
+    std::vector<double> random_cols(cols.size()), folded(image.size(), 0.5), expected_fold(image.size(), 0.5);
+    for (auto& v : random_cols) v = static_cast<double>(pick(1, 1000));
+    tg::kernels::col2im_add(g, random_cols.data(), folded.data());
+    bool same = true;
+    for (std::size_t c = 0; c < g.channels; ++c)
+      for (std::size_t i = 0; i < g.kernel_h; ++i)
+        for (std::size_t j = 0; j < g.kernel_w; ++j)
+          for (std::size_t oh = 0; oh < g.out_h; ++oh)
+            for (std::size_t ow = 0; ow < g.out_w; ++ow) {
+              const auto ih = static_cast<std::int64_t>(oh * g.stride_h + i * g.dilation_h) - static_cast<std::int64_t>(g.pad_h);
+              const auto iw = static_cast<std::int64_t>(ow * g.stride_w + j * g.dilation_w) - static_cast<std::int64_t>(g.pad_w);
+              const bool inside = ih >= 0 && iw >= 0 && ih < static_cast<std::int64_t>(g.height) && iw < static_cast<std::int64_t>(g.width);
+              const std::size_t at = ((c * g.kernel_h + i) * g.kernel_w + j) * g.positions() + oh * g.out_w + ow;
+              const std::size_t pixel = inside ? (c * g.height + static_cast<std::size_t>(ih)) * g.width + static_cast<std::size_t>(iw) : 0;
+              same = same && cols[at] == (inside ? image[pixel] : 0.0);
+              if (inside) expected_fold[pixel] += random_cols[at];
+            }
+    CHECK_MESSAGE(same, "im2col, geometry #" << trial);
+    CHECK_MESSAGE(folded == expected_fold, "col2im_add, geometry #" << trial);
+    ++checked;
+  }
+  CHECK(checked > 1500);
+  CHECK(shifted > 500);
 }
 
 TEST_CASE("unfold and fold: im2col's layout, adjoint to each other, differentiable twice") {

@@ -28,84 +28,106 @@ struct PatchGeometry {
     return kernel_h == 1 && kernel_w == 1 && stride_h == 1 && stride_w == 1 && pad_h == 0 && pad_w == 0 &&
            out_h == height && out_w == width;
   }
+  /// Stride 1 and as many output columns as input columns ("same" padding): the taps of one
+  /// kernel position over all windows are the image shifted by a constant offset, so a column
+  /// matrix row is one contiguous stretch of the image with the padding columns zeroed.
+  bool is_shifted_image() const { return stride_h == 1 && stride_w == 1 && out_w == width; }
 };
 
-/// cols[(c*kh + i)*kw + j][oh*out_w + ow] = image[c][ih][iw] (0 outside): [rows, positions],
-/// its rows ld apart (ld = 0: positions; a larger ld places samples side by side).
-template <class T>
-void im2col(const PatchGeometry& g, const T* image, T* cols, std::size_t ld = 0) {
-  if (ld == 0) ld = g.positions();
-  const auto H = static_cast<std::int64_t>(g.height), W = static_cast<std::int64_t>(g.width);
-  const std::size_t ow_count = g.out_w;
-  for (std::size_t c = 0; c < g.channels; ++c) {
-    const T* plane = image + c * g.height * g.width;
+namespace detail {
+
+/// The outputs o in [0, count) whose input o*stride + offset lies in [0, size): [lo, hi).
+inline std::pair<std::size_t, std::size_t> inside(std::size_t count, std::size_t stride, std::int64_t offset, std::size_t size) {
+  const auto s = static_cast<std::int64_t>(stride), n = static_cast<std::int64_t>(count);
+  const std::int64_t lo = offset >= 0 ? 0 : (-offset + s - 1) / s;
+  const std::int64_t end = static_cast<std::int64_t>(size) - offset;  // o*stride < end
+  const std::int64_t hi = end <= 0 ? 0 : (end + s - 1) / s;
+  const std::int64_t l = std::min(lo, n), h = std::clamp(hi, l, n);
+  return {static_cast<std::size_t>(l), static_cast<std::size_t>(h)};
+}
+
+/// Calls f(row index, kernel row i, kernel column j, first output row, row range, column range,
+/// input row offset, input column offset) for each row of the column matrix.
+template <class F>
+void for_each_tap(const PatchGeometry& g, F f) {
+  for (std::size_t c = 0; c < g.channels; ++c)
     for (std::size_t i = 0; i < g.kernel_h; ++i) {
+      const std::int64_t row_offset = static_cast<std::int64_t>(i * g.dilation_h) - static_cast<std::int64_t>(g.pad_h);
+      const auto rows = inside(g.out_h, g.stride_h, row_offset, g.height);
       for (std::size_t j = 0; j < g.kernel_w; ++j) {
-        T* row = cols + ((c * g.kernel_h + i) * g.kernel_w + j) * ld;
         const std::int64_t col_offset = static_cast<std::int64_t>(j * g.dilation_w) - static_cast<std::int64_t>(g.pad_w);
-        // the output columns whose input column lies inside the image: [ow_lo, ow_hi)
-        std::size_t ow_lo = 0, ow_hi = 0;
-        for (std::size_t ow = 0; ow < ow_count; ++ow) {
-          const std::int64_t iw = static_cast<std::int64_t>(ow * g.stride_w) + col_offset;
-          if (iw < 0) ow_lo = ow + 1;
-          if (iw < W) ow_hi = ow + 1;
-        }
-        ow_hi = std::max(ow_hi, ow_lo);
-        for (std::size_t oh = 0; oh < g.out_h; ++oh, row += ow_count) {
-          const std::int64_t ih = static_cast<std::int64_t>(oh * g.stride_h + i * g.dilation_h) - static_cast<std::int64_t>(g.pad_h);
-          if (ih < 0 || ih >= H) {
-            std::fill_n(row, ow_count, T(0));
-            continue;
-          }
-          // input column of output column ow: ow*stride_w + col_offset, >= 0 from ow_lo on
-          const T* src = plane + ih * W;
-          std::fill_n(row, ow_lo, T(0));
-          if (g.stride_w == 1) {
-            if (ow_hi > ow_lo) std::copy_n(src + (static_cast<std::int64_t>(ow_lo) + col_offset), ow_hi - ow_lo, row + ow_lo);
-          } else {
-            for (std::size_t ow = ow_lo; ow < ow_hi; ++ow) row[ow] = src[static_cast<std::int64_t>(ow * g.stride_w) + col_offset];
-          }
-          std::fill(row + ow_hi, row + ow_count, T(0));
-        }
+        f((c * g.kernel_h + i) * g.kernel_w + j, c, rows, inside(g.out_w, g.stride_w, col_offset, g.width), row_offset, col_offset);
       }
     }
-  }
+}
+
+}  // namespace detail
+
+/// cols[(c*kh + i)*kw + j][oh*out_w + ow] = image[c][ih][iw] (0 outside): [rows, positions].
+template <class T>
+void im2col(const PatchGeometry& g, const T* image, T* cols) {
+  const std::size_t L = g.positions(), ow_count = g.out_w, plane_size = g.height * g.width;
+  const auto W = static_cast<std::int64_t>(g.width);
+  detail::for_each_tap(g, [&](std::size_t r, std::size_t c, auto rows, auto cols_in, std::int64_t row_offset, std::int64_t col_offset) {
+    T* row = cols + r * L;
+    const T* plane = image + c * plane_size;
+    const auto [oh_lo, oh_hi] = rows;
+    const auto [ow_lo, ow_hi] = cols_in;
+    std::fill_n(row, oh_lo * ow_count, T(0));
+    std::fill(row + oh_hi * ow_count, row + L, T(0));
+    if (g.is_shifted_image()) {
+      // output (oh, ow) reads plane[(oh + row_offset) W + ow + col_offset]: one stretch for all
+      // valid rows, clipped to the plane (the entries outside it are padding columns, zeroed below)
+      const std::int64_t first = (static_cast<std::int64_t>(oh_lo) + row_offset) * W + col_offset;
+      const std::int64_t last = (static_cast<std::int64_t>(oh_hi) + row_offset) * W + col_offset;
+      const std::int64_t from = std::max<std::int64_t>(first, 0), to = std::min<std::int64_t>(last, static_cast<std::int64_t>(plane_size));
+      T* out = row + oh_lo * ow_count;
+      if (to > from) std::copy(plane + from, plane + to, out + (from - first));
+      for (std::size_t oh = oh_lo; oh < oh_hi; ++oh, out += ow_count) {
+        for (std::size_t ow = 0; ow < ow_lo; ++ow) out[ow] = T(0);
+        for (std::size_t ow = ow_hi; ow < ow_count; ++ow) out[ow] = T(0);
+      }
+      return;
+    }
+    const std::int64_t first_col = static_cast<std::int64_t>(ow_lo * g.stride_w) + col_offset;  // >= 0
+    for (std::size_t oh = oh_lo; oh < oh_hi; ++oh) {
+      T* out = row + oh * ow_count;
+      const T* src = plane + (static_cast<std::int64_t>(oh * g.stride_h) + row_offset) * W + first_col;  // input of ow_lo
+      std::fill_n(out, ow_lo, T(0));
+      if (g.stride_w == 1) {
+        std::copy(src, src + (ow_hi - ow_lo), out + ow_lo);
+      } else {
+        for (std::size_t k = 0; k < ow_hi - ow_lo; ++k) out[ow_lo + k] = src[k * g.stride_w];
+      }
+      std::fill(out + ow_hi, out + ow_count, T(0));
+    }
+  });
 }
 
 /// The adjoint of im2col: image[c][ih][iw] += every column entry that reads it. The image is
-/// accumulated into (zero it first for a plain col2im); rows ld apart as in im2col.
+/// accumulated into (zero it first for a plain col2im).
 template <class T>
-void col2im_add(const PatchGeometry& g, const T* cols, T* image, std::size_t ld = 0) {
-  if (ld == 0) ld = g.positions();
-  const auto H = static_cast<std::int64_t>(g.height), W = static_cast<std::int64_t>(g.width);
-  const std::size_t ow_count = g.out_w;
-  for (std::size_t c = 0; c < g.channels; ++c) {
-    T* plane = image + c * g.height * g.width;
-    for (std::size_t i = 0; i < g.kernel_h; ++i) {
-      for (std::size_t j = 0; j < g.kernel_w; ++j) {
-        const T* row = cols + ((c * g.kernel_h + i) * g.kernel_w + j) * ld;
-        const std::int64_t col_offset = static_cast<std::int64_t>(j * g.dilation_w) - static_cast<std::int64_t>(g.pad_w);
-        std::size_t ow_lo = 0, ow_hi = 0;
-        for (std::size_t ow = 0; ow < ow_count; ++ow) {
-          const std::int64_t iw = static_cast<std::int64_t>(ow * g.stride_w) + col_offset;
-          if (iw < 0) ow_lo = ow + 1;
-          if (iw < W) ow_hi = ow + 1;
-        }
-        ow_hi = std::max(ow_hi, ow_lo);
-        for (std::size_t oh = 0; oh < g.out_h; ++oh, row += ow_count) {
-          const std::int64_t ih = static_cast<std::int64_t>(oh * g.stride_h + i * g.dilation_h) - static_cast<std::int64_t>(g.pad_h);
-          if (ih < 0 || ih >= H) continue;
-          T* dst = plane + ih * W;
-          if (g.stride_w == 1) {
-            T* d = dst + (static_cast<std::int64_t>(ow_lo) + col_offset);
-            for (std::size_t ow = ow_lo; ow < ow_hi; ++ow) d[ow - ow_lo] += row[ow];
-          } else {
-            for (std::size_t ow = ow_lo; ow < ow_hi; ++ow) dst[static_cast<std::int64_t>(ow * g.stride_w) + col_offset] += row[ow];
-          }
-        }
+void col2im_add(const PatchGeometry& g, const T* cols, T* image) {
+  const std::size_t L = g.positions(), ow_count = g.out_w, plane_size = g.height * g.width;
+  const auto W = static_cast<std::int64_t>(g.width);
+  detail::for_each_tap(g, [&](std::size_t r, std::size_t c, auto rows, auto cols_in, std::int64_t row_offset, std::int64_t col_offset) {
+    const T* row = cols + r * L;
+    T* plane = image + c * plane_size;
+    const auto [oh_lo, oh_hi] = rows;
+    const auto [ow_lo, ow_hi] = cols_in;
+    const std::size_t n = ow_hi - ow_lo;
+    const std::int64_t first_col = static_cast<std::int64_t>(ow_lo * g.stride_w) + col_offset;  // >= 0
+    for (std::size_t oh = oh_lo; oh < oh_hi; ++oh) {
+      const T* __restrict in = row + oh * ow_count + ow_lo;
+      T* __restrict dst = plane + (static_cast<std::int64_t>(oh * g.stride_h) + row_offset) * W + first_col;  // input of ow_lo
+      if (g.stride_w == 1) {
+#pragma omp simd
+        for (std::size_t k = 0; k < n; ++k) dst[k] += in[k];
+      } else {
+        for (std::size_t k = 0; k < n; ++k) dst[k * g.stride_w] += in[k];
       }
     }
-  }
+  });
 }
 
 }  // namespace tg::kernels
