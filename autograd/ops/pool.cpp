@@ -33,6 +33,7 @@ struct PoolWindows {
   std::vector<AxisWindow> rows, cols;  // H_out and W_out windows
   bool sliding_cols = false;           // cols[o] starts at o * col_stride - col_pad (not adaptive)
   std::size_t col_stride = 1, col_pad = 0, col_dilation = 1, col_kernel = 1;
+  bool tiles_2x2 = false;  // window (oh, ow) is rows 2oh, 2oh+1 and columns 2ow, 2ow+1, all inside (MaxPool2d(2))
   Shape input_shape, output_shape;
   std::size_t out_plane() const { return rows.size() * cols.size(); }
   std::size_t in_plane() const { return height * width; }
@@ -64,6 +65,32 @@ inline void pick_if(bool take, T value, I at, T& best, I& tap) {
   tap = static_cast<I>((static_cast<U>(at) & wide) | (static_cast<U>(tap) & ~wide));
 }
 
+/// max_value of one plane of 2x2 windows side by side: four taps per output in registers, the
+/// positions in 32 bits (half the width of the selects), widened to Index after.
+template <class T>
+void max_2x2(const PoolWindows& w, const T* plane, T* out, Index* indices, std::int32_t* where) {
+  const std::size_t out_h = w.rows.size(), out_w = w.cols.size();
+  const auto below = static_cast<std::int32_t>(w.width);
+  for (std::size_t oh = 0; oh < out_h; ++oh, out += out_w) {
+    const auto top = static_cast<std::int32_t>(2 * oh * w.width);
+    const T* r0 = plane + top;
+    const T* r1 = r0 + below;
+    std::int32_t* row_where = where + oh * out_w;
+    for (std::size_t k = 0; k < out_w; ++k) {
+      const T a = r0[2 * k], b = r0[2 * k + 1], c = r1[2 * k], d = r1[2 * k + 1];
+      const std::int32_t at = top + static_cast<std::int32_t>(2 * k);
+      T best = a;
+      std::int32_t tap = at;
+      pick_if((b > best) | (b != b), b, at + 1, best, tap);  // b != b: NaN
+      pick_if((c > best) | (c != c), c, at + below, best, tap);
+      pick_if((d > best) | (d != d), d, at + below + 1, best, tap);
+      out[k] = best;
+      row_where[k] = tap;
+    }
+  }
+  for (std::size_t o = 0; o < w.out_plane(); ++o) indices[o] = where[o];
+}
+
 /// Maximum and flat argmax of each window; a NaN wins (as PyTorch: the last NaN of the window).
 /// The comparison is a select, not a branch: on real data "v > best" is a coin flip the branch
 /// predictor loses (a branchy loop measured 5x slower).
@@ -71,6 +98,14 @@ template <class T>
 std::pair<xt::xarray<T>, IndexArray> max_value(const xt::xarray<T>& x, const PoolWindows& w) {
   xt::xarray<T> out = detail::empty_array<T>(w.output_shape);
   IndexArray indices = xt::empty<Index>(w.output_shape);
+  if (w.tiles_2x2) {  // MaxPool2d(2): one plane at a time, no per-window bookkeeping
+    kernels::parallel_rows(w.planes, w.in_plane(), [&](std::size_t p0, std::size_t p1) {
+      std::vector<std::int32_t> where(w.out_plane());
+      for (std::size_t p = p0; p < p1; ++p)
+        max_2x2(w, x.data() + p * w.in_plane(), out.data() + p * w.out_plane(), indices.data() + p * w.out_plane(), where.data());
+    });
+    return {std::move(out), std::move(indices)};
+  }
   // per window: the in-image taps' offsets along each axis
   std::vector<std::vector<std::int64_t>> row_offsets, col_offsets;
   for (const auto& r : w.rows) {
@@ -100,32 +135,6 @@ std::pair<xt::xarray<T>, IndexArray> max_value(const xt::xarray<T>& x, const Poo
       const T* plane = x.data() + p * w.in_plane();
       for (const auto& rows : row_offsets) {
         for (std::size_t ow = 0; ow < out_w; ++ow) {
-          if (ow == lo && hi > lo && rows.size() == 2 && w.col_kernel == 2 && w.col_stride == 2 && w.col_dilation == 1) {
-            // 2x2 windows, stride 2 (MaxPool2d(2), most CNNs): four taps per output in registers
-            // positions in 32 bits (the plane is checked to fit), widened after: half the
-            // width of the selects (measured 1.8 -> 1.0 ms over [64,32,28,28] on one core)
-            const auto base = static_cast<std::int64_t>(lo * 2) - static_cast<std::int64_t>(w.col_pad);
-            const std::size_t n = hi - lo;
-            const auto top = static_cast<std::int32_t>(rows[0] + base), below = static_cast<std::int32_t>(rows[1] - rows[0]);
-            const T* r0 = plane + top;
-            const T* r1 = r0 + below;
-            T* best_out = po + lo;
-            std::int32_t* where = row_index.data();
-            for (std::size_t k = 0; k < n; ++k) {
-              const T a = r0[2 * k], b = r0[2 * k + 1], c = r1[2 * k], d = r1[2 * k + 1];
-              const std::int32_t at = top + static_cast<std::int32_t>(2 * k);
-              T best = a;
-              std::int32_t tap = at;
-              pick_if((b > best) | (b != b), b, at + 1, best, tap);  // b != b: NaN
-              pick_if((c > best) | (c != c), c, at + below, best, tap);
-              pick_if((d > best) | (d != d), d, at + below + 1, best, tap);
-              best_out[k] = best;
-              where[k] = tap;
-            }
-            for (std::size_t k = 0; k < n; ++k) pi[lo + k] = where[k];
-            ow = hi - 1;
-            continue;
-          }
           if (ow == lo && hi > lo && !rows.empty()) {  // the interior columns, tap by tap
             const auto base = static_cast<std::int64_t>(lo * w.col_stride) - static_cast<std::int64_t>(w.col_pad);
             const std::size_t n = hi - lo, stride = w.col_stride;
@@ -380,7 +389,15 @@ PoolWindows planes_of(const char* op, const Shape& input, std::size_t spatial) {
   return w;
 }
 
+/// Windows o covering [2o, 2o + 2), all inside an axis of `size`.
+bool pairs(const std::vector<AxisWindow>& windows, std::size_t size) {
+  for (std::size_t o = 0; o < windows.size(); ++o)
+    if (windows[o].start != static_cast<std::int64_t>(2 * o) || windows[o].count != 2 || windows[o].step != 1) return false;
+  return 2 * windows.size() <= size;
+}
+
 void finish(PoolWindows& w, std::size_t spatial) {
+  w.tiles_2x2 = spatial == 2 && pairs(w.rows, w.height) && pairs(w.cols, w.width) && w.in_plane() < (std::size_t(1) << 31);
   w.output_shape = Shape(w.input_shape.begin(), w.input_shape.end() - static_cast<std::ptrdiff_t>(spatial));
   if (spatial == 2) w.output_shape.push_back(w.rows.size());
   w.output_shape.push_back(w.cols.size());
