@@ -141,6 +141,42 @@ TEST_CASE("conv2d: the chunked im2col + GEMM path agrees with the definition, fl
   CHECK(xt::allclose(xt::cast<double>(yf.value()), expected, 1e-4, 1e-4));
 }
 
+TEST_CASE("conv2d: the first-order backward (one pass for input, weight and bias) equals the derivative written with ops") {
+  // create_graph records the derivative as ops (conv_input_grad, conv_weight_grad, sum); without
+  // it the three gradients come from one pass over the samples: the same GEMMs in the same order
+  tg::manual_seed(17);
+  struct Case {
+    Shape x, w;
+    Conv2dOptions o;
+  };
+  const Case cases[] = {
+      {{37, 6, 9, 11}, {8, 3, 3, 2}, {.stride = {2, 1}, .padding = {1, 0}, .dilation = {1, 2}, .groups = 2}},
+      {{9, 4, 7, 7}, {5, 4, 3, 3}, {.padding = 1}},
+      {{5, 6, 4, 5}, {4, 6, 1, 1}, {}},  // 1x1: no columns
+  };
+  for (const auto& k : cases) {
+    CAPTURE(shape_str(k.x));
+    const Var x(xt::xarray<float>(xt::cast<float>(random_input(k.x).value())), true);
+    const Var w(xt::xarray<float>(xt::cast<float>(random_input(k.w).value())), true);
+    const Var b(xt::xarray<float>(xt::cast<float>(random_input({k.w[0]}).value())), true);
+    const Var y = conv2d(x, w, b, k.o);
+    const Var g(xt::xarray<float>(xt::cast<float>(random_input(y.shape()).value())));
+    const auto with_ops = tg::grad({y}, {x, w, b}, {g}, {.create_graph = true});
+    const std::vector<std::vector<Var>> wanted = {{x, w, b}, {x}, {w}, {b}, {w, b}};
+    for (const auto& inputs : wanted) {
+      const auto fused = tg::grad({y}, inputs, {g}, {.retain_graph = true});
+      REQUIRE(fused.size() == inputs.size());
+      for (std::size_t i = 0; i < inputs.size(); ++i) {
+        const std::size_t at = inputs[i].shape() == x.shape() ? 0 : inputs[i].shape() == w.shape() ? 1 : 2;
+        if (at < 2)
+          CHECK(fused[i].value() == with_ops[at].value());  // same GEMMs, same order: equal to the bit
+        else
+          CHECK(xt::allclose(fused[i].value(), with_ops[at].value(), 1e-5f, 1e-5f));  // the bias sums in another order
+      }
+    }
+  }
+}
+
 TEST_CASE("conv2d: gradcheck and gradgradcheck in double over a grid of options") {
   tg::manual_seed(11);
   struct Grid {

@@ -150,6 +150,70 @@ xt::xarray<T> weight_grad_value(const ConvShape& s, const T* x, const T* grad, c
   return out;
 }
 
+/// The first-order backward of convolve in one pass over the samples, for what is wanted of dx,
+/// dw and dbias: per sample, the bias's row sums and the weight's GEMM read the output gradient
+/// while it is in cache, and the column buffer of the weight's GEMM then takes W^T g for col2im.
+/// The same arithmetic as input_grad_value and weight_grad_value (equal to the bit); the bias
+/// sums per sample, then per range of samples.
+template <class T>
+struct ConvGrads {
+  xt::xarray<T> input, weight, bias;
+};
+template <class T>
+ConvGrads<T> convolve_grads_value(const ConvShape& s, const T* x, const T* w, const T* grad, bool want_input, bool want_weight,
+                                  bool want_bias, const char* op) {
+  ConvGrads<T> r;
+  const auto& p = s.patches;
+  const std::size_t L = p.positions(), G = s.groups, rows = s.group_rows(), og = s.group_out(), O = s.out_channels;
+  if (want_input) r.input = detail::empty_array<T>(s.input_shape);
+  if (want_weight) r.weight = xt::zeros<T>(s.weight_shape);
+  if (want_bias) r.bias = xt::zeros<T>(Shape{O});
+  const std::size_t wsize = want_weight ? r.weight.size() : 0, bsize = want_bias ? O : 0, parts = sample_parts(s);
+  std::vector<T> partials(parts > 1 ? parts * (wsize + bsize) : 0);
+  over_samples(s, parts, op, [&](std::size_t n0, std::size_t n1, std::size_t part) {
+    T* dw = parts > 1 ? partials.data() + part * (wsize + bsize) : r.weight.data();
+    T* db = parts > 1 ? partials.data() + part * (wsize + bsize) + wsize : r.bias.data();
+    T* cols = p.is_identity() ? nullptr : scratch<T>(p.rows() * L);
+    for (std::size_t n = n0; n < n1; ++n) {
+      const T* gn = grad + n * s.output_image_size();
+      if (want_bias)
+        for (std::size_t o = 0; o < O; ++o) {
+          const T* row = gn + o * L;
+          T acc = 0;
+#pragma omp simd reduction(+ : acc)
+          for (std::size_t l = 0; l < L; ++l) acc += row[l];
+          db[o] += acc;
+        }
+      if (want_weight) {
+        const T* xn = x + n * p.image_size();
+        if (cols) kernels::im2col(p, xn, cols);
+        const T* c = cols ? cols : xn;
+        for (std::size_t g = 0; g < G; ++g)
+          kernels::gemm(false, true, og, rows, L, T(1), gn + g * og * L, L, c + g * rows * L, L, n == n0 ? T(0) : T(1),
+                        dw + g * og * rows, rows);
+      }
+      if (want_input) {
+        T* dn = r.input.data() + n * p.image_size();
+        T* c = cols ? cols : dn;
+        for (std::size_t g = 0; g < G; ++g) kernels::gemm(true, false, rows, L, og, w + g * og * rows, gn + g * og * L, c + g * rows * L);
+        if (cols) {
+          std::fill_n(dn, p.image_size(), T(0));
+          kernels::col2im_add(p, cols, dn);
+        }
+      }
+    }
+  });
+  if (parts > 1)
+    for (std::size_t part = 0; part < parts; ++part) {
+      const T* q = partials.data() + part * (wsize + bsize);
+      T* pw = r.weight.data();
+      for (std::size_t i = 0; i < wsize; ++i) pw[i] += q[i];
+      T* pb = r.bias.data();
+      for (std::size_t i = 0; i < bsize; ++i) pb[i] += q[wsize + i];
+    }
+  return r;
+}
+
 template <class T>
 Variable<T> conv_input_grad(const Variable<T>& grad, const Variable<T>& w, const ConvShape& s, const char* op);
 template <class T>
@@ -168,6 +232,15 @@ template <class T>
 Variable<T> convolve(const Variable<T>& x, const Variable<T>& w, const Variable<T>& bias, const ConvShape& s, const char* op) {
   auto value = convolve_value(s, x.value().data(), w.value().data(), bias.defined() ? bias.value().data() : nullptr, op);
   auto derivative = [s, op](const GradContext<T>& c) -> Grads<T> {
+    if (!is_grad_enabled()) {  // first order: nothing records, one pass for all three
+      const bool bias = c.in.size() == 3;
+      auto v = convolve_grads_value(s, c.in[0].value().data(), c.in[1].value().data(), c.grad.value().data(), c.needs(0), c.needs(1),
+                                    bias && c.needs(2), op);
+      const auto wrap = [](bool wanted, xt::xarray<T>& value) { return wanted ? Variable<T>(std::move(value)) : Variable<T>(); };
+      Grads<T> grads{wrap(c.needs(0), v.input), wrap(c.needs(1), v.weight)};
+      if (bias) grads.push_back(wrap(c.needs(2), v.bias));
+      return grads;
+    }
     Grads<T> grads{c.needs(0) ? conv_input_grad(c.grad, c.in[1], s, op) : Variable<T>(),
                    c.needs(1) ? conv_weight_grad(c.in[0], c.grad, s) : Variable<T>()};
     if (c.in.size() == 3) grads.push_back(c.needs(2) ? channel_sum(c.grad) : Variable<T>());
