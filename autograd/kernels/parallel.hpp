@@ -5,7 +5,7 @@
 // and above it on the caller and the library's worker threads together. They are the only
 // threads tapegrad computes on: its GEMMs run OpenBLAS on one thread each and are split over
 // them too (kernels/gemm.cpp), so two pools never fight over the cores. Between loops the
-// workers spin for a short while (TAPEGRAD_SPIN_US, 200 µs by default), then sleep on a
+// workers spin for a while (TAPEGRAD_SPIN_US, 20 ms by default), then sleep on a
 // condition variable. One loop at a time uses them: a loop started while another thread's loop
 // holds them runs in its own thread, as it would on one core.
 #include <algorithm>
