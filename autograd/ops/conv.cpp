@@ -92,61 +92,49 @@ xt::xarray<T> convolve_value(const ConvShape& s, const T* x, const T* w, const T
   return out;
 }
 
+/// One sample's share of conv's adjoint in x: cols = W_g^T g_g per group, then col2im into dn
+/// (a 1x1 convolution, cols null: the GEMM writes dn itself).
+template <class T>
+void input_grad_of_sample(const ConvShape& s, const T* w, const T* gn, T* cols, T* dn) {
+  const auto& p = s.patches;
+  const std::size_t L = p.positions(), rows = s.group_rows(), og = s.group_out();
+  T* c = cols ? cols : dn;
+  for (std::size_t g = 0; g < s.groups; ++g) kernels::gemm(true, false, rows, L, og, w + g * og * rows, gn + g * og * L, c + g * rows * L);
+  if (cols) {
+    std::fill_n(dn, p.image_size(), T(0));
+    kernels::col2im_add(p, cols, dn);
+  }
+}
+
+/// One sample's share of conv's adjoint in w: dw_g = g_g cols_g^T per group, onto dw unless
+/// `first` (cols: scratch for the sample's columns; null for a 1x1 convolution, the image is its
+/// own column matrix).
+template <class T>
+void add_weight_grad_of_sample(const ConvShape& s, const T* xn, const T* gn, T* cols, T* dw, bool first) {
+  const auto& p = s.patches;
+  const std::size_t L = p.positions(), rows = s.group_rows(), og = s.group_out();
+  if (cols) kernels::im2col(p, xn, cols);
+  const T* c = cols ? cols : xn;
+  for (std::size_t g = 0; g < s.groups; ++g)
+    kernels::gemm(false, true, og, rows, L, T(1), gn + g * og * L, L, c + g * rows * L, L, first ? T(0) : T(1), dw + g * og * rows, rows);
+}
+
 /// The adjoint of convolve in x (conv_transpose): per sample and group cols = W_g^T g_g (one
 /// GEMM), then col2im; plus bias per input channel.
 template <class T>
 xt::xarray<T> input_grad_value(const ConvShape& s, const T* grad, const T* w, const T* bias, const char* op) {
   xt::xarray<T> out = detail::empty_array<T>(s.input_shape);
   const auto& p = s.patches;
-  const std::size_t L = p.positions(), G = s.groups, rows = s.group_rows(), og = s.group_out();
   const std::size_t plane = p.height * p.width;
   T* const po = out.data();
   over_samples(s, sample_parts(s), op, [&](std::size_t n0, std::size_t n1, std::size_t) {
-    T* cols = p.is_identity() ? nullptr : scratch<T>(p.rows() * L);
+    T* cols = p.is_identity() ? nullptr : scratch<T>(p.rows() * p.positions());
     for (std::size_t n = n0; n < n1; ++n) {
-      const T* gn = grad + n * s.output_image_size();
       T* dn = po + n * p.image_size();
-      T* c = cols ? cols : dn;  // 1x1: the GEMM writes the image itself
-      for (std::size_t g = 0; g < G; ++g) kernels::gemm(true, false, rows, L, og, w + g * og * rows, gn + g * og * L, c + g * rows * L);
-      if (cols) {
-        std::fill_n(dn, p.image_size(), T(0));
-        kernels::col2im_add(p, cols, dn);
-      }
+      input_grad_of_sample(s, w, grad + n * s.output_image_size(), cols, dn);
       if (bias) add_per_channel(dn, bias, p.channels, plane);
     }
   });
-  return out;
-}
-
-/// The adjoint of convolve in w: dW_g = sum over samples of g_g cols_g^T, one GEMM per sample
-/// and group accumulated into a partial sum per range of samples, the partials added at the end.
-template <class T>
-xt::xarray<T> weight_grad_value(const ConvShape& s, const T* x, const T* grad, const char* op) {
-  xt::xarray<T> out = xt::zeros<T>(s.weight_shape);
-  const auto& p = s.patches;
-  const std::size_t L = p.positions(), G = s.groups, rows = s.group_rows(), og = s.group_out();
-  const std::size_t size = out.size(), parts = sample_parts(s);
-  std::vector<T> partials(parts > 1 ? parts * size : 0);
-  over_samples(s, parts, op, [&](std::size_t n0, std::size_t n1, std::size_t part) {
-    T* dw = parts > 1 ? partials.data() + part * size : out.data();
-    T* cols = p.is_identity() ? nullptr : scratch<T>(p.rows() * L);
-    for (std::size_t n = n0; n < n1; ++n) {
-      const T* gn = grad + n * s.output_image_size();
-      const T* xn = x + n * p.image_size();
-      if (cols) kernels::im2col(p, xn, cols);
-      const T* c = cols ? cols : xn;
-      for (std::size_t g = 0; g < G; ++g)
-        kernels::gemm(false, true, og, rows, L, T(1), gn + g * og * L, L, c + g * rows * L, L, n == n0 ? T(0) : T(1),
-                      dw + g * og * rows, rows);
-    }
-  });
-  if (parts > 1) {
-    T* po = out.data();
-    for (std::size_t part = 0; part < parts; ++part) {
-      const T* q = partials.data() + part * size;
-      for (std::size_t i = 0; i < size; ++i) po[i] += q[i];
-    }
-  }
   return out;
 }
 
@@ -164,7 +152,7 @@ ConvGrads<T> convolve_grads_value(const ConvShape& s, const T* x, const T* w, co
                                   bool want_bias, const char* op) {
   ConvGrads<T> r;
   const auto& p = s.patches;
-  const std::size_t L = p.positions(), G = s.groups, rows = s.group_rows(), og = s.group_out(), O = s.out_channels;
+  const std::size_t L = p.positions(), O = s.out_channels;
   if (want_input) r.input = detail::empty_array<T>(s.input_shape);
   if (want_weight) r.weight = xt::zeros<T>(s.weight_shape);
   if (want_bias) r.bias = xt::zeros<T>(Shape{O});
@@ -184,23 +172,8 @@ ConvGrads<T> convolve_grads_value(const ConvShape& s, const T* x, const T* w, co
           for (std::size_t l = 0; l < L; ++l) acc += row[l];
           db[o] += acc;
         }
-      if (want_weight) {
-        const T* xn = x + n * p.image_size();
-        if (cols) kernels::im2col(p, xn, cols);
-        const T* c = cols ? cols : xn;
-        for (std::size_t g = 0; g < G; ++g)
-          kernels::gemm(false, true, og, rows, L, T(1), gn + g * og * L, L, c + g * rows * L, L, n == n0 ? T(0) : T(1),
-                        dw + g * og * rows, rows);
-      }
-      if (want_input) {
-        T* dn = r.input.data() + n * p.image_size();
-        T* c = cols ? cols : dn;
-        for (std::size_t g = 0; g < G; ++g) kernels::gemm(true, false, rows, L, og, w + g * og * rows, gn + g * og * L, c + g * rows * L);
-        if (cols) {
-          std::fill_n(dn, p.image_size(), T(0));
-          kernels::col2im_add(p, cols, dn);
-        }
-      }
+      if (want_weight) add_weight_grad_of_sample(s, x + n * p.image_size(), gn, cols, dw, n == n0);
+      if (want_input) input_grad_of_sample(s, w, gn, cols, r.input.data() + n * p.image_size());
     }
   });
   if (parts > 1)
@@ -212,6 +185,13 @@ ConvGrads<T> convolve_grads_value(const ConvShape& s, const T* x, const T* w, co
       for (std::size_t i = 0; i < bsize; ++i) pb[i] += q[wsize + i];
     }
   return r;
+}
+
+/// The adjoint of convolve in w: dW_g = sum over samples of g_g cols_g^T, one GEMM per sample
+/// and group accumulated into a partial sum per range of samples, the partials added at the end.
+template <class T>
+xt::xarray<T> weight_grad_value(const ConvShape& s, const T* x, const T* grad, const char* op) {
+  return convolve_grads_value<T>(s, x, nullptr, grad, false, true, false, op).weight;
 }
 
 template <class T>
