@@ -2,8 +2,8 @@
 // The GEMM kernel every GEMM-bound op calls: row-major C = alpha op(A) op(B) + beta C through
 // OpenBLAS, transposes as flags. OpenBLAS runs on one thread per call (tapegrad sets its thread
 // count to 1): a large GEMM is split over tapegrad's own threads (kernels/parallel.hpp), and one
-// called inside a parallel loop (a convolution's per-sample GEMM) runs on that loop's thread. Internal to the library (not installed): ops reach it through
-// this header.
+// called inside a parallel loop (a convolution's per-sample GEMM) runs on that loop's thread.
+// Internal to the library (not installed): ops reach it through this header.
 #include <cstddef>
 
 namespace tg::kernels {

@@ -42,9 +42,9 @@ HeadView head_view(const char* op, const char* role, const Variable<T>& x, std::
 }
 
 /// body(b, h) for every batch entry and head, spread over the library's threads, each GEMM on
-/// the thread that runs it (a GEMM inside a parallel loop runs inline). One head's GEMM (128 x 128 x 32 in W6) is below OpenBLAS's
-/// small-matrix threshold and so runs on one thread anyway: spreading the heads is the only way
-/// these products use both cores. The sizes (leading dimensions included) are checked first,
+/// the thread that runs it (a GEMM inside a parallel loop runs inline). One head's GEMM (128 x
+/// 128 x 32 in W6) is below OpenBLAS's small-matrix threshold and so runs on one thread anyway:
+/// spreading the heads is the only way these products use both cores. The sizes (leading dimensions included) are checked first,
 /// since the bodies must not throw.
 template <class Body>
 void for_each_head(const char* op, std::size_t batch, std::size_t heads, std::initializer_list<std::size_t> gemm_sizes,
