@@ -7,8 +7,8 @@
 #include <climits>
 #include <string>
 
-#include "../error.hpp"
-#include "parallel.hpp"
+#include "../core/error.hpp"
+#include "../core/detail/parallel.hpp"
 
 namespace tg::kernels {
 
@@ -48,8 +48,8 @@ void split_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, T
   const int im = blas_int(m, m, n, k), in = blas_int(n, m, n, k), ik = blas_int(k, m, n, k);
   const int ilda = blas_int(lda, m, n, k), ildb = blas_int(ldb, m, n, k), ildc = blas_int(ldc, m, n, k);
   if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
-  const std::size_t threads = parallel_threads();
-  const bool split = threads > 1 && !inside_parallel_loop() && double(m) * double(n) * double(k) >= split_threshold;
+  const std::size_t threads = tg::detail::parallel_threads();
+  const bool split = threads > 1 && !tg::detail::inside_parallel_loop() && double(m) * double(n) * double(k) >= split_threshold;
   const bool by_columns = n >= m;
   const std::size_t side = by_columns ? n : m;
   const std::size_t blocks = split ? std::min(threads, (side + split_align - 1) / split_align) : 1;
@@ -57,7 +57,7 @@ void split_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, T
     blas_gemm(flag(ta), flag(tb), im, in, ik, alpha, a, ilda, b, ildb, beta, c, ildc);
     return;
   }
-  parallel_tasks(blocks, [&](std::size_t part) {
+  tg::detail::parallel_tasks(blocks, [&](std::size_t part) {
     const std::size_t units = (side + split_align - 1) / split_align;
     const std::size_t begin = std::min(side, units * part / blocks * split_align);
     const std::size_t end = std::min(side, units * (part + 1) / blocks * split_align);

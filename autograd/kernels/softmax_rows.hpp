@@ -8,7 +8,7 @@
 #include <cstddef>
 #include <limits>
 
-#include "parallel.hpp"
+#include "../core/detail/parallel.hpp"
 #include "vector_math.hpp"
 
 // The row kernels are cloned for AVX-512 and AVX2 and the widest the CPU runs is picked at load
@@ -70,7 +70,7 @@ TG_WIDEST_SIMD void log_softmax_row(const T* x, T* out, std::size_t n) {
 /// anywhere in a row makes the row NaN.
 template <class T>
 void softmax_rows(const T* x, T* out, std::size_t rows, std::size_t n, bool empty_rows_to_zero) {
-  parallel_rows(rows, n, [=](std::size_t first, std::size_t last) {
+  tg::detail::parallel_rows(rows, n, [=](std::size_t first, std::size_t last) {
     for (std::size_t r = first; r < last; ++r) softmax_row(x + r * n, out + r * n, n, empty_rows_to_zero);
   });
 }
@@ -79,7 +79,7 @@ void softmax_rows(const T* x, T* out, std::size_t rows, std::size_t n, bool empt
 /// values are small, so nothing is lost to rounding at |x| ~ 1000 (x - logsumexp would).
 template <class T>
 void log_softmax_rows(const T* x, T* out, std::size_t rows, std::size_t n) {
-  parallel_rows(rows, n, [=](std::size_t first, std::size_t last) {
+  tg::detail::parallel_rows(rows, n, [=](std::size_t first, std::size_t last) {
     for (std::size_t r = first; r < last; ++r) log_softmax_row(x + r * n, out + r * n, n);
   });
 }

@@ -11,12 +11,12 @@
 
 #include "../kernels/gemm.hpp"
 #include "../kernels/loops.hpp"
-#include "../kernels/parallel.hpp"
+#include "../core/detail/parallel.hpp"
 #include "../kernels/softmax_rows.hpp"
 #include "reduce.hpp"
 #include "shape.hpp"
 #include "ops.def"
-#include "../detail/shape_ops.hpp"
+#include "detail/derivatives.hpp"
 
 namespace tg {
 
@@ -51,7 +51,7 @@ void for_each_head(const char* op, std::size_t batch, std::size_t heads, std::in
                    Body&& body) {
   const std::size_t largest = std::max(gemm_sizes);
   kernels::check_gemm_sizes(op, largest, largest, largest);
-  kernels::parallel_tasks(batch * heads, [&](std::size_t task) { body(task / heads, task % heads); });
+  detail::parallel_tasks(batch * heads, [&](std::size_t task) { body(task / heads, task % heads); });
 }
 
 /// Does nothing to a finished block of scores (head_scores).

@@ -6,11 +6,11 @@
 #include <algorithm>
 #include <vector>
 
-#include "../detail/buffers.hpp"
-#include "../detail/numel.hpp"
+#include "../core/detail/buffers.hpp"
+#include "../core/detail/numel.hpp"
 #include "../kernels/gemm.hpp"
 #include "../kernels/im2col.hpp"
-#include "../kernels/parallel.hpp"
+#include "../core/detail/parallel.hpp"
 #include "reduce.hpp"
 #include "ops.def"
 
@@ -46,7 +46,7 @@ T* scratch(std::size_t size) {
 /// work between GEMMs, im2col, copies and bias, on one core). One sample: one range, its
 /// GEMMs split over the threads.
 std::size_t sample_parts(const ConvShape& s) {
-  const std::size_t threads = kernels::parallel_threads();
+  const std::size_t threads = detail::parallel_threads();
   return threads == 1 ? std::min<std::size_t>(s.batch, 1) : std::min(s.batch, 4 * threads);
 }
 
@@ -58,7 +58,7 @@ void over_samples(const ConvShape& s, std::size_t parts, const char* op, Body&& 
     if (s.batch > 0) body(std::size_t(0), s.batch, std::size_t(0));
     return;
   }
-  kernels::parallel_tasks(parts, [&](std::size_t part) { body(s.batch * part / parts, s.batch * (part + 1) / parts, part); });
+  detail::parallel_tasks(parts, [&](std::size_t part) { body(s.batch * part / parts, s.batch * (part + 1) / parts, part); });
 }
 
 /// image[c, :] += bias[c] for an image of `channels` planes of `plane` values.

@@ -11,7 +11,7 @@
 #include "../kernels/vector_math.hpp"
 #include "shape.hpp"
 #include "ops.def"
-#include "../detail/shape_ops.hpp"
+#include "detail/derivatives.hpp"
 
 namespace tg {
 
@@ -21,7 +21,7 @@ template <class T, class F>
 Variable<T> if_needed(const GradContext<T>& c, std::size_t i, F&& f) {
   return c.needs(i) ? f() : Variable<T>();
 }
-using kernels::constant;
+using detail::constant;
 }  // namespace
 
 // ---- arithmetic -------------------------------------------------------------------------------------
@@ -270,7 +270,7 @@ Variable<T> relu_backward(const Variable<T>& g, const Variable<T>& x) {
   const T* px = x.value().data();
   T* po = out.data();
   // Both loads unconditional: a load of g only where x > 0 stayed a branch per element.
-  kernels::parallel_for(out.size(), [&](std::size_t begin, std::size_t end) {
+  detail::parallel_for(out.size(), [&](std::size_t begin, std::size_t end) {
 #pragma omp simd
     for (std::size_t i = begin; i < end; ++i) {
       const T gi = pg[i];

@@ -7,7 +7,7 @@
 #include "../kernels/loops.hpp"
 #include "shape.hpp"
 #include "ops.def"
-#include "../detail/shape_ops.hpp"
+#include "detail/derivatives.hpp"
 
 namespace tg {
 

@@ -11,9 +11,9 @@
 #include <type_traits>
 #include <vector>
 
-#include "../detail/buffers.hpp"
-#include "../detail/numel.hpp"
-#include "../kernels/parallel.hpp"
+#include "../core/detail/buffers.hpp"
+#include "../core/detail/numel.hpp"
+#include "../core/detail/parallel.hpp"
 #include "ops.def"
 
 namespace tg {
@@ -99,7 +99,7 @@ std::pair<xt::xarray<T>, IndexArray> max_value(const xt::xarray<T>& x, const Poo
   xt::xarray<T> out = detail::empty_array<T>(w.output_shape);
   IndexArray indices = xt::empty<Index>(w.output_shape);
   if (w.tiles_2x2) {  // MaxPool2d(2): one plane at a time, no per-window bookkeeping
-    kernels::parallel_rows(w.planes, w.in_plane(), [&](std::size_t p0, std::size_t p1) {
+    detail::parallel_rows(w.planes, w.in_plane(), [&](std::size_t p0, std::size_t p1) {
       std::vector<std::int32_t> where(w.out_plane());
       for (std::size_t p = p0; p < p1; ++p)
         max_2x2(w, x.data() + p * w.in_plane(), out.data() + p * w.out_plane(), indices.data() + p * w.out_plane(), where.data());
@@ -127,7 +127,7 @@ std::pair<xt::xarray<T>, IndexArray> max_value(const xt::xarray<T>& x, const Poo
     if (hi < lo) lo = hi = 0;
   }
   const std::size_t out_w = w.cols.size();
-  kernels::parallel_rows(w.planes, w.in_plane(), [&](std::size_t p0, std::size_t p1) {
+  detail::parallel_rows(w.planes, w.in_plane(), [&](std::size_t p0, std::size_t p1) {
     std::vector<std::int32_t> row_index(out_w);
     T* po = out.data() + p0 * w.out_plane();
     Index* pi = indices.data() + p0 * w.out_plane();
@@ -206,7 +206,7 @@ Variable<T> plane_gather(const Variable<T>& x, const SharedIndices& indices, con
 template <class T>
 Variable<T> plane_scatter(const Variable<T>& g, const SharedIndices& indices, const SharedWindows& w) {
   xt::xarray<T> out = detail::empty_array<T>(w->input_shape);
-  kernels::parallel_rows(w->planes, w->in_plane(), [&](std::size_t p0, std::size_t p1) {
+  detail::parallel_rows(w->planes, w->in_plane(), [&](std::size_t p0, std::size_t p1) {
     const T* pg = g.value().data() + p0 * w->out_plane();
     const Index* pi = indices->data() + p0 * w->out_plane();
     for (std::size_t p = p0; p < p1; ++p) {
@@ -225,7 +225,7 @@ Variable<T> plane_scatter(const Variable<T>& g, const SharedIndices& indices, co
 template <class T>
 Variable<T> plane_gather(const Variable<T>& x, const SharedIndices& indices, const SharedWindows& w) {
   xt::xarray<T> out = detail::empty_array<T>(w->output_shape);
-  kernels::parallel_rows(w->planes, w->in_plane(), [&](std::size_t p0, std::size_t p1) {
+  detail::parallel_rows(w->planes, w->in_plane(), [&](std::size_t p0, std::size_t p1) {
     T* po = out.data() + p0 * w->out_plane();
     const Index* pi = indices->data() + p0 * w->out_plane();
     for (std::size_t p = p0; p < p1; ++p) {
@@ -278,7 +278,7 @@ Variable<T> window_mean_adjoint(const Variable<T>& g, const SharedWindows& w, co
 template <class T>
 Variable<T> window_mean(const Variable<T>& x, const SharedWindows& w, const char* op) {
   xt::xarray<T> out = detail::empty_array<T>(w->output_shape);
-  kernels::parallel_rows(w->planes, w->in_plane(), [&](std::size_t p0, std::size_t p1) {
+  detail::parallel_rows(w->planes, w->in_plane(), [&](std::size_t p0, std::size_t p1) {
     T* po = out.data() + p0 * w->out_plane();
     for (std::size_t p = p0; p < p1; ++p) {
       const T* plane = x.value().data() + p * w->in_plane();
@@ -303,7 +303,7 @@ Variable<T> window_mean(const Variable<T>& x, const SharedWindows& w, const char
 template <class T>
 Variable<T> window_mean_adjoint(const Variable<T>& g, const SharedWindows& w, const char* op) {
   xt::xarray<T> out = detail::empty_array<T>(w->input_shape);
-  kernels::parallel_rows(w->planes, w->in_plane(), [&](std::size_t p0, std::size_t p1) {
+  detail::parallel_rows(w->planes, w->in_plane(), [&](std::size_t p0, std::size_t p1) {
     const T* pg = g.value().data() + p0 * w->out_plane();
     for (std::size_t p = p0; p < p1; ++p) {
       T* plane = out.data() + p * w->in_plane();

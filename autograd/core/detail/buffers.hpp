@@ -11,6 +11,18 @@
 
 namespace tg::detail {
 
+// Under AddressSanitizer every node and buffer goes through new and delete, so it sees each
+// use after free. ThreadSanitizer keeps the recycling: a thread still touching a node another
+// thread has recycled shows as a race.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool recycle_memory = false;
+#else
+inline constexpr bool recycle_memory = true;
+#endif
+
+/// Buffers below this many bytes are left to malloc, which keeps such memory itself.
+inline constexpr std::size_t min_cached_bytes = 64 << 10;
+
 /// An uninitialised array of `shape`: a cached buffer of that many elements when this thread
 /// has one, else a new allocation (small arrays always are).
 template <class T>

@@ -1,7 +1,7 @@
-// The worker threads behind kernels::parallel_for and the split GEMMs.
-#include "parallel.hpp"
+// The worker threads behind detail::parallel_for and the split GEMMs.
+#include "detail/parallel.hpp"
 
-#include "../threads.hpp"
+#include "threads.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -20,7 +20,7 @@
 #define TG_CPU_RELAX() ((void)0)
 #endif
 
-namespace tg::kernels {
+namespace tg::detail {
 
 namespace {
 
@@ -76,7 +76,7 @@ class Pool {
   }
   std::size_t threads() const { return threads_.size() + 1; }
 
-  void run(std::size_t n, detail::ChunkFn fn, void* context, std::size_t chunks) {
+  void run(std::size_t n, ChunkFn fn, void* context, std::size_t chunks) {
     if (inside_loop) {
       fn(context, 0, n);
       return;
@@ -121,7 +121,7 @@ class Pool {
 
   struct Loop {
     std::uint64_t number;
-    detail::ChunkFn fn;
+    ChunkFn fn;
     void* context;
     std::size_t n, chunks;
   };
@@ -179,7 +179,7 @@ class Pool {
   std::mutex m_;  // only for sleeping and waking
   std::condition_variable wake_, done_;
   std::atomic<std::uint64_t> sequence_{0}, claim_{0};
-  std::atomic<detail::ChunkFn> fn_{nullptr};
+  std::atomic<ChunkFn> fn_{nullptr};
   std::atomic<void*> context_{nullptr};
   std::atomic<std::size_t> n_{0}, chunks_{0}, finished_{0};
   std::atomic<int> sleeping_{0};
@@ -211,16 +211,16 @@ Pool& pool() {
 
 std::size_t parallel_threads() { return pool().threads(); }
 
-}  // namespace tg::kernels
+}  // namespace tg::detail
 
 namespace tg {
-std::size_t get_num_threads() { return kernels::parallel_threads(); }
+std::size_t get_num_threads() { return detail::parallel_threads(); }
 }  // namespace tg
 
-namespace tg::kernels {
+namespace tg::detail {
 
 bool inside_parallel_loop() { return inside_loop; }
 
-void detail::parallel_chunks(std::size_t n, ChunkFn fn, void* context, std::size_t chunks) { pool().run(n, fn, context, chunks); }
+void parallel_chunks(std::size_t n, ChunkFn fn, void* context, std::size_t chunks) { pool().run(n, fn, context, chunks); }
 
-}  // namespace tg::kernels
+}  // namespace tg::detail
