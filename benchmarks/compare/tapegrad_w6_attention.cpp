@@ -14,17 +14,8 @@ constexpr std::size_t length = 128, batch = 8, d_model = 256, heads = 8, feedfor
 template <class Layer>
 bench::Step attention_step(std::shared_ptr<Layer> layer) {
   tg::manual_seed(5);
-  tg::Var x = tg::randn<float>({length, batch, d_model});
-  return [layer, x]() mutable {
-    bench::Stopwatch watch;
-    tg::Var out = layer->forward(x);
-    tg::Var loss = tg::mean(out * out);
-    const double forward_ms = watch.lap_ms();
-    loss.backward();
-    const double backward_ms = watch.lap_ms();
-    layer->zero_grad();
-    return bench::Timing{forward_ms, backward_ms};
-  };
+  return bench::mean_square_step(layer, tg::randn<float>({length, batch, d_model}),
+                                 [](auto& m, const tg::Var& x) { return m->forward(x); });
 }
 
 }  // namespace
