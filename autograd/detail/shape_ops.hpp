@@ -3,11 +3,11 @@
 // of the shape ops, for derivatives only; the new node a public op returns when it has
 // nothing to do; the element count of a shape, checked for overflow.
 //
-// A public op's result is always its own variable (DESIGN.md), so naming or editing it never
+// A public op's result is always its own variable (docs/design.md), so naming or editing it never
 // changes its input: reshape to the same shape, expand/sum_to to the same shape, an identity
 // permute, ... return a copy (copy_op). Derivatives are different: add's and mul's backward
 // call sum_to(g, shape) with g already of that shape on almost every small op, and nobody
-// names or edits a gradient in flight, so there the input itself is returned (~30 ns and one
+// names or edits a gradient in flight, so there the input itself is returned (a node and an
 // allocation saved per input per op).
 #include <cstdint>
 #include <optional>
