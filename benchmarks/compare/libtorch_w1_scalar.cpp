@@ -1,4 +1,4 @@
-// W1 (shared/BENCHMARKS.md), libtorch's side: the tape's own cost, 2,000 one-element ops.
+// W1 (benchmarks/README.md), libtorch's side: the tape's own cost, 2,000 one-element ops.
 #include <torch/torch.h>
 
 #include "workload.hpp"

@@ -1,4 +1,4 @@
-// W2 (shared/BENCHMARKS.md), libtorch's side: small tensors, 900 ops of [16].
+// W2 (benchmarks/README.md), libtorch's side: small tensors, 900 ops of [16].
 #include <torch/torch.h>
 
 #include "workload.hpp"

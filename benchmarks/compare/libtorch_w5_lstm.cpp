@@ -1,4 +1,4 @@
-// W5 (shared/BENCHMARKS.md) with libtorch's torch::nn::LSTM / GRU / RNN: 1 layer, input 64,
+// W5 (benchmarks/README.md) with libtorch's torch::nn::LSTM / GRU / RNN: 1 layer, input 64,
 // hidden 128, sequence 50, batch 32; loss = mean of the outputs squared.
 #include <torch/torch.h>
 

@@ -1,4 +1,4 @@
-// W6 (shared/BENCHMARKS.md) with libtorch's torch::nn::MultiheadAttention: self-attention,
+// W6 (benchmarks/README.md) with libtorch's torch::nn::MultiheadAttention: self-attention,
 // batch 8, sequence 128, d_model 256, 8 heads, input and output projections, [L, B, E]; loss =
 // mean of the output squared (need_weights off, as tapegrad's side). W6-encoder: one
 // torch::nn::TransformerEncoderLayer (post-norm, ReLU, feed-forward 1024, dropout 0).

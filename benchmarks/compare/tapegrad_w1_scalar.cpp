@@ -1,4 +1,4 @@
-// W1 (shared/BENCHMARKS.md), tapegrad's side: the tape's own cost, 2,000 one-element ops.
+// W1 (benchmarks/README.md), tapegrad's side: the tape's own cost, 2,000 one-element ops.
 #include <tapegrad/tapegrad.hpp>
 
 #include "workload.hpp"

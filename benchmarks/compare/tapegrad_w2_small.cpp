@@ -1,4 +1,4 @@
-// W2 (shared/BENCHMARKS.md), tapegrad's side: small tensors, 900 ops of [16].
+// W2 (benchmarks/README.md), tapegrad's side: small tensors, 900 ops of [16].
 #include <tapegrad/tapegrad.hpp>
 
 #include "workload.hpp"

@@ -1,4 +1,4 @@
-// W3 (shared/BENCHMARKS.md), tapegrad's side: MLP 784-512-512-10 with ReLU, cross-entropy on random
+// W3 (benchmarks/README.md), tapegrad's side: MLP 784-512-512-10 with ReLU, cross-entropy on random
 // labels, at batch 64 and 256. The input needs no gradient, as in training.
 #include <cstdint>
 #include <memory>

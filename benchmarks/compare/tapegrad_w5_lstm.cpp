@@ -1,4 +1,4 @@
-// W5 (shared/BENCHMARKS.md) with tapegrad's recurrent layers: 1 layer, input 64, hidden 128,
+// W5 (benchmarks/README.md) with tapegrad's recurrent layers: 1 layer, input 64, hidden 128,
 // sequence 50, batch 32; loss = mean of the outputs squared. W5-gru and W5-rnn: the same with
 // GRU and tanh RNN.
 #include <tapegrad/tapegrad.hpp>

@@ -1,4 +1,4 @@
-// W6 (shared/BENCHMARKS.md) with tapegrad's nn::MultiheadAttention: self-attention, batch 8,
+// W6 (benchmarks/README.md) with tapegrad's nn::MultiheadAttention: self-attention, batch 8,
 // sequence 128, d_model 256, 8 heads, input and output projections, PyTorch's [L, B, E] layout;
 // loss = mean of the output squared. W6-encoder: one nn::TransformerEncoderLayer (post-norm,
 // ReLU, feed-forward 1024, dropout 0) on the same input.
