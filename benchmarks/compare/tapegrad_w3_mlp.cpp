@@ -18,15 +18,8 @@ bench::Setup mlp(std::size_t batch) {
     tg::IndexArray labels = tg::IndexArray::from_shape({batch});
     std::uint64_t state = 12345;  // a fixed LCG, the same labels on both sides
     for (auto& l : labels) state = state * 6364136223846793005ull + 1442695040888963407ull, l = (state >> 33) % 10;
-    return bench::Step([model, x, labels]() {
-      bench::Stopwatch watch;
-      tg::Var loss = tg::nn::cross_entropy(model->forward(x), labels);
-      const double forward_ms = watch.lap_ms();
-      loss.backward();
-      const double backward_ms = watch.lap_ms();
-      loss = tg::Var();
-      model->zero_grad();
-      return bench::Timing{forward_ms, backward_ms};
+    return bench::module_step(model, x, [labels](auto& m, const tg::Var& in) {
+      return tg::nn::cross_entropy(m->forward(in), labels);
     });
   };
 }

@@ -49,7 +49,7 @@ Timing timed_step(Forward&& forward, After&& after) {
 /// One iteration of a workload (zeroing gradients is the step's business, outside the timing).
 using Step = std::function<Timing()>;
 
-/// The step of a module on one fixed input (W5, W6): `loss_of(module, x)` timed as the forward
+/// The step of a module on one fixed input (W3-W6): `loss_of(module, x)` timed as the forward
 /// pass, its backward() timed alone, then `module->zero_grad()`. The module is a handle (a
 /// shared_ptr on tapegrad's side, a ModuleHolder on libtorch's), so the step shares it.
 template <class Module, class Input, class Loss>
@@ -68,6 +68,7 @@ Step mean_square_step(Module module, Input x, Output output) {
     return mean(out * out);
   });
 }
+
 /// Builds the model and inputs once and returns the step.
 using Setup = std::function<Step()>;
 
