@@ -1,5 +1,5 @@
 // Forward-vs-backward micro-benchmarks of the tape and the core ops (the workloads of
-// ../shared/BENCHMARKS.md: W1 tape overhead, W2 small tensors, the big elementwise,
+// benchmarks/README.md: W1 tape overhead, W2 small tensors, the big elementwise,
 // reduction, matmul and softmax ops, W3 the MLP with its loss, one Adam training step and
 // the same GEMMs on raw buffers (its floor), and W7 the raw sgemm ceiling).
 //

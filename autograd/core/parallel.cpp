@@ -31,10 +31,9 @@ thread_local bool inside_loop = false;
 /// How long a thread spins, waiting for the next loop or for the last chunk of its own loop,
 /// before it sleeps: 20 ms, so a worker stays awake through a training loop's single-threaded
 /// stretches (the engine, small ops, the optimizer, the next batch). On a virtual machine a vCPU
-/// that halts gives its physical core back to the host, which may return it late: with 200 µs,
-/// W4 in contended phases ran at 43-55 ms with 21-36 % of the time stolen, against 26-30 ms and
-/// 1-5 % with 20 ms, in alternation (libtorch in the same runs: 35-39 ms, 2-7 %). Waking a
-/// sleeping thread also costs tens of microseconds. OpenMP runtimes spin too (GOMP_SPINCOUNT);
+/// that halts gives its physical core back to the host, which may return it late, so with a
+/// short spin the time stolen from the process grew in busy phases (benchmarks/README.md,
+/// notes). Waking a sleeping thread is slow as well. OpenMP runtimes spin too (GOMP_SPINCOUNT);
 /// TAPEGRAD_SPIN_US sets it (0: sleep at once).
 std::chrono::microseconds spin_time() {
   static const std::chrono::microseconds value = [] {

@@ -379,7 +379,7 @@ inline Edge<T> edge(const char* op, const Variable<T>& v, std::size_t index) {
 }  // namespace detail
 
 /// One entry of make_op's braced list of inputs: a reference, so listing an input costs no
-/// reference-count traffic (atomic, ~20% of a small op) and an op that records nothing
+/// reference-count traffic (atomic, a sizeable share of a small op) and an op that records nothing
 /// builds no vector at all. The referenced variables outlive the make_op call.
 template <class T>
 struct InputRef {

@@ -40,8 +40,8 @@ constexpr std::size_t split_align = 16;
 /// C = alpha op(A) op(B) + beta C on OpenBLAS's calling-thread path, split into one block of
 /// C's rows or columns (the longer side) per thread of tapegrad's pool when large enough. One
 /// pool computes: OpenBLAS's own threads, which spin in sched_yield for a while after every
-/// threaded call, took a core from the pool's element loops and convolutions (W4: a quarter of
-/// the samples in sched_yield), and splitting a GEMM into independent blocks loses little.
+/// threaded call, took a core from the pool's element loops and convolutions, and splitting a
+/// GEMM into independent blocks loses little.
 template <class T>
 void split_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda,
                 const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {

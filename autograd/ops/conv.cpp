@@ -42,7 +42,7 @@ T* scratch(std::size_t size) {
 /// How many ranges of samples a batch is split into: with several samples they are spread
 /// over the library's threads and every GEMM runs on its own thread, so one image's im2col,
 /// GEMM and bias stay in that core's cache and the work between GEMMs runs on both cores
-/// (W4, shared/BENCHMARKS.md: a GEMM per chunk of samples split over the threads left the
+/// (one GEMM per chunk of samples, itself split over the threads, would leave the
 /// work between GEMMs, im2col, copies and bias, on one core). One sample: one range, its
 /// GEMMs split over the threads.
 std::size_t sample_parts(const ConvShape& s) {

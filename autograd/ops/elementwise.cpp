@@ -92,7 +92,7 @@ Variable<T> reciprocal(const Variable<T>& x) {
 
 namespace {
 /// x^p elementwise. An integer exponent is multiplications (square and multiply), a half is
-/// sqrt: std::pow on 262K floats took 2.2 ms where x * x takes 0.04 ms.
+/// sqrt, since std::pow costs far more than a multiplication or two.
 template <class T>
 xt::xarray<T> pow_value(const xt::xarray<T>& x, T p) {
   if (p == T(2)) return kernels::map<T>(x, [](T v) { return v * v; });

@@ -45,7 +45,7 @@ Variable<T> unreduce(const Variable<T>& g, const Shape& x_shape, const std::vect
 
 /// max that lets a NaN win, so a NaN in the input shows in the result (as torch). Function
 /// objects rather than function pointers, and `|` rather than `||`, so the folds inline and
-/// vectorise (a 1024x1024 float row max: 2.5 ms as a pointer, 0.13 ms like this).
+/// vectorise (through a function pointer the fold stays one scalar call per element).
 struct nan_max {
   template <class T>
   T operator()(T acc, T v) const {

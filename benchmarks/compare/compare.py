@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Runs shared/BENCHMARKS.md's workloads for tapegrad and libtorch alternately, each in a process of
+"""Runs benchmarks/README.md's workloads for tapegrad and libtorch alternately, each in a process of
 its own, several runs, and prints one table (scripts/bench --compare calls this)."""
 import argparse
 import datetime
@@ -10,8 +10,8 @@ import subprocess
 import sys
 
 OPENMP_BLAS = "/usr/lib/x86_64-linux-gnu/openblas-openmp"
-# BENCHMARKS.md's tuning: glibc keeps freed memory instead of unmapping it every iteration. Both
-# sides run with it, so neither is charged page faults the other is spared.
+# benchmarks/README.md's tuning: glibc keeps freed memory instead of unmapping it every
+# iteration. Both sides run with it, so neither is charged page faults the other is spared.
 GLIBC_TUNABLES = "glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=1073741824"
 
 
@@ -20,7 +20,8 @@ def side_env(side, threads):
     env.update(OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads), GLIBC_TUNABLES=GLIBC_TUNABLES)
     if side == "libtorch" and os.path.isdir(OPENMP_BLAS):
         # libtorch's OpenMP pool and a pthread OpenBLAS pool would fight over the cores: give
-        # libtorch the OpenMP build of OpenBLAS (libopenblas0-openmp), as BENCHMARKS.md tunes it.
+        # libtorch the OpenMP build of OpenBLAS (libopenblas0-openmp), as benchmarks/README.md
+        # tunes it.
         env["LD_LIBRARY_PATH"] = OPENMP_BLAS + ":" + env.get("LD_LIBRARY_PATH", "")
     return env
 
@@ -181,7 +182,8 @@ def main():
 
 def ceiling_efficiency(wanted, results, sides, sgemm, threads):
     """W3's GEMM work per second (forward + backward, the first layer has no input gradient) as a
-    share of the best raw sgemm rate at the same thread count in this run: BENCHMARKS.md's 90 % goal."""
+    share of the best raw sgemm rate at the same thread count in this run (the goal for W3 in
+    benchmarks/README.md)."""
     ceilings = [max(v) for (t, n), v in sgemm.items() if t == threads]
     if not ceilings:
         return

@@ -2,7 +2,7 @@
 // Internal (tg::detail, not installed): the library's own cache of large array buffers. A
 // training step frees its activations and gradients and allocates the same sizes again in the
 // next step; glibc hands such multi-megabyte buffers back to the kernel and every page is
-// faulted in again (about 880 page faults per W3 step at batch 256). The values of freed nodes
+// faulted in again every step, and page faults are slow. The values of freed nodes
 // that are large go to a per-thread cache instead, and the kernels take their result arrays
 // from it. The process's malloc settings are left alone.
 #include <xtensor/xarray.hpp>

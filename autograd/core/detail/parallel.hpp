@@ -15,8 +15,8 @@
 
 namespace tg::detail {
 
-/// Elements below which a loop stays on the calling thread (measured: a [256,512] float add
-/// gains nothing from a second core, a 1M-element one halves).
+/// Elements below which a loop stays on the calling thread: below it, waking a second core
+/// costs about as much as that core saves.
 inline constexpr std::size_t parallel_threshold = std::size_t(1) << 17;
 
 /// How many threads a large loop uses (the caller and the workers): TAPEGRAD_NUM_THREADS, else
