@@ -231,48 +231,25 @@ std::string TransformerDecoderLayer<T>::extra_repr() const {
 
 // ---- stacks --------------------------------------------------------------------------------------
 
-template <class T>
-TransformerEncoder<T>::TransformerEncoder(std::size_t d_model, std::size_t nhead, std::size_t num_layers,
-                                          TransformerLayerOptions options, bool final_norm) {
-  TG_CHECK(num_layers > 0, "TransformerEncoder", "num_layers must be positive");
+template <class T, class Layer>
+TransformerStack<T, Layer>::TransformerStack(const char* name, std::size_t d_model, std::size_t nhead, std::size_t num_layers,
+                                             const TransformerLayerOptions& options, bool final_norm) {
+  TG_CHECK(num_layers > 0, name, "num_layers must be positive");
   auto list = this->register_module("layers", std::make_shared<LayerList<T>>());
   for (std::size_t i = 0; i < num_layers; ++i)
-    layers.push_back(list->register_module(std::to_string(i), std::make_shared<TransformerEncoderLayer<T>>(d_model, nhead, options)));
+    layers.push_back(list->register_module(std::to_string(i), std::make_shared<Layer>(d_model, nhead, options)));
   if (final_norm)
     norm = this->register_module("norm", std::make_shared<LayerNorm<T>>(d_model, LayerNormOptions{.eps = options.layer_norm_eps}));
 }
 
-template <class T>
-Variable<T> TransformerEncoder<T>::forward(const Variable<T>& src, const EncoderArgs<T>& args) {
-  Variable<T> x = src;
-  for (auto& layer : layers) x = layer->forward(x, args);
-  return norm ? norm->forward(x) : x;
-}
-
-template <class T>
-TransformerDecoder<T>::TransformerDecoder(std::size_t d_model, std::size_t nhead, std::size_t num_layers,
-                                          TransformerLayerOptions options, bool final_norm) {
-  TG_CHECK(num_layers > 0, "TransformerDecoder", "num_layers must be positive");
-  auto list = this->register_module("layers", std::make_shared<LayerList<T>>());
-  for (std::size_t i = 0; i < num_layers; ++i)
-    layers.push_back(list->register_module(std::to_string(i), std::make_shared<TransformerDecoderLayer<T>>(d_model, nhead, options)));
-  if (final_norm)
-    norm = this->register_module("norm", std::make_shared<LayerNorm<T>>(d_model, LayerNormOptions{.eps = options.layer_norm_eps}));
-}
-
-template <class T>
-Variable<T> TransformerDecoder<T>::forward(const Variable<T>& tgt, const Variable<T>& memory, const DecoderArgs<T>& args) {
-  Variable<T> x = tgt;
-  for (auto& layer : layers) x = layer->forward(x, memory, args);
-  return norm ? norm->forward(x) : x;
-}
-
-#define TG_NN_TRANSFORMER_INSTANTIATE(T)          \
-  template class SinusoidalPositionalEncoding<T>; \
-  template class LearnedPositionalEncoding<T>;    \
-  template class TransformerEncoderLayer<T>;      \
-  template class TransformerDecoderLayer<T>;      \
-  template class TransformerEncoder<T>;           \
+#define TG_NN_TRANSFORMER_INSTANTIATE(T)                          \
+  template class SinusoidalPositionalEncoding<T>;                 \
+  template class LearnedPositionalEncoding<T>;                    \
+  template class TransformerEncoderLayer<T>;                      \
+  template class TransformerDecoderLayer<T>;                      \
+  template class TransformerStack<T, TransformerEncoderLayer<T>>; \
+  template class TransformerStack<T, TransformerDecoderLayer<T>>; \
+  template class TransformerEncoder<T>;                           \
   template class TransformerDecoder<T>;
 TG_NN_TRANSFORMER_INSTANTIATE(float)
 TG_NN_TRANSFORMER_INSTANTIATE(double)

@@ -134,38 +134,58 @@ class TransformerDecoderLayer : public Module<T> {
 template <class T>
 class LayerList : public Module<T> {};
 
+/// What TransformerEncoder and TransformerDecoder share: num_layers layers "layers.<i>", each
+/// built alike with its own parameters, then an optional final LayerNorm "norm".
+template <class T, class Layer>
+class TransformerStack : public Module<T> {
+ public:
+  std::vector<std::shared_ptr<Layer>> layers;
+  std::shared_ptr<LayerNorm<T>> norm;  // null without final_norm
+
+ protected:
+  TransformerStack(const char* name, std::size_t d_model, std::size_t nhead, std::size_t num_layers,
+                   const TransformerLayerOptions& options, bool final_norm);
+  /// x through the layers in order (each also given `context`: memory, masks), then the norm.
+  template <class... Context>
+  Variable<T> run_layers(const Variable<T>& x, const Context&... context) {
+    Variable<T> y = x;
+    for (auto& layer : layers) y = layer->forward(y, context...);
+    return norm ? norm->forward(y) : y;
+  }
+};
+
 /// torch.nn.TransformerEncoder: num_layers encoder layers (each with its own parameters), then
 /// an optional final LayerNorm "norm" (PyTorch's norm= argument; use it with norm_first).
 template <class T = float>
-class TransformerEncoder : public Module<T> {
+class TransformerEncoder : public TransformerStack<T, TransformerEncoderLayer<T>> {
  public:
   TransformerEncoder(std::size_t d_model, std::size_t nhead, std::size_t num_layers, TransformerLayerOptions options = {},
-                     bool final_norm = false);
-  Variable<T> forward(const Variable<T>& src, const EncoderArgs<T>& args);
+                     bool final_norm = false)
+      : TransformerStack<T, TransformerEncoderLayer<T>>("TransformerEncoder", d_model, nhead, num_layers, options, final_norm) {}
+  Variable<T> forward(const Variable<T>& src, const EncoderArgs<T>& args) { return this->run_layers(src, args); }
   Variable<T> forward(const Variable<T>& src) override { return forward(src, EncoderArgs<T>{}); }
-
-  std::vector<std::shared_ptr<TransformerEncoderLayer<T>>> layers;
-  std::shared_ptr<LayerNorm<T>> norm;  // null without final_norm
 };
 
 /// torch.nn.TransformerDecoder: num_layers decoder layers, then an optional final LayerNorm.
 template <class T = float>
-class TransformerDecoder : public Module<T> {
+class TransformerDecoder : public TransformerStack<T, TransformerDecoderLayer<T>> {
  public:
   TransformerDecoder(std::size_t d_model, std::size_t nhead, std::size_t num_layers, TransformerLayerOptions options = {},
-                     bool final_norm = false);
-  Variable<T> forward(const Variable<T>& tgt, const Variable<T>& memory, const DecoderArgs<T>& args = {});
-
-  std::vector<std::shared_ptr<TransformerDecoderLayer<T>>> layers;
-  std::shared_ptr<LayerNorm<T>> norm;
+                     bool final_norm = false)
+      : TransformerStack<T, TransformerDecoderLayer<T>>("TransformerDecoder", d_model, nhead, num_layers, options, final_norm) {}
+  Variable<T> forward(const Variable<T>& tgt, const Variable<T>& memory, const DecoderArgs<T>& args = {}) {
+    return this->run_layers(tgt, memory, args);
+  }
 };
 
-#define TG_NN_TRANSFORMER_EXTERN(T)                      \
-  extern template class SinusoidalPositionalEncoding<T>; \
-  extern template class LearnedPositionalEncoding<T>;    \
-  extern template class TransformerEncoderLayer<T>;      \
-  extern template class TransformerDecoderLayer<T>;      \
-  extern template class TransformerEncoder<T>;           \
+#define TG_NN_TRANSFORMER_EXTERN(T)                                      \
+  extern template class SinusoidalPositionalEncoding<T>;                 \
+  extern template class LearnedPositionalEncoding<T>;                    \
+  extern template class TransformerEncoderLayer<T>;                      \
+  extern template class TransformerDecoderLayer<T>;                      \
+  extern template class TransformerStack<T, TransformerEncoderLayer<T>>; \
+  extern template class TransformerStack<T, TransformerDecoderLayer<T>>; \
+  extern template class TransformerEncoder<T>;                           \
   extern template class TransformerDecoder<T>;
 TG_NN_TRANSFORMER_EXTERN(float)
 TG_NN_TRANSFORMER_EXTERN(double)
