@@ -1,6 +1,7 @@
 #pragma once
 // Convolution layers: Conv1d, Conv2d, ConvTranspose2d, with PyTorch's shapes, defaults,
-// initialisation and parameter names (weight, bias), over the ops of autograd/ops/conv.hpp.
+// initialisation and parameter names (weight, bias), over the ops of autograd/ops/conv.hpp. Each
+// is a thin class over ConvNd<T, N> or ConvTransposeNd<T, N>, which hold the code.
 #include <cstddef>
 #include <string>
 
@@ -65,29 +66,41 @@ class Conv2d : public ConvNd<T, 2> {
       : ConvNd<T, 2>(in_channels, out_channels, kernel_size, options) {}
 };
 
-/// ConvTranspose2d: weight [in_channels, out_channels / groups, kH, kW] (PyTorch's layout), bias
-/// [out_channels]; output size (H - 1) stride - 2 padding + dilation (k - 1) + output_padding + 1.
-/// Init as PyTorch: kaiming_uniform_(a = sqrt(5)) with fan_in = out_channels / groups * kH kW.
-template <class T = float>
-class ConvTranspose2d : public Module<T> {
+/// ConvTranspose1d / ConvTranspose2d (N = 1, 2): weight [in_channels, out_channels / groups,
+/// kernel...] (PyTorch's layout), bias [out_channels]; output size per axis (H - 1) stride -
+/// 2 padding + dilation (k - 1) + output_padding + 1. Init as PyTorch: kaiming_uniform_(a =
+/// sqrt(5)) with fan_in = out_channels / groups * prod(kernel).
+template <class T, std::size_t N>
+class ConvTransposeNd : public Module<T> {
  public:
-  ConvTranspose2d(std::size_t in_channels, std::size_t out_channels, Size2 kernel_size, ConvTransposeLayerOptions<2> options = {});
+  ConvTransposeNd(std::size_t in_channels, std::size_t out_channels, SpatialSize<N> kernel_size,
+                  ConvTransposeLayerOptions<N> options = {});
   Variable<T> forward(const Variable<T>& x) override;
   std::string extra_repr() const override;
 
   Variable<T> weight;
-  Variable<T> bias;
+  Variable<T> bias;  // undefined without one
 
  private:
   std::size_t in_, out_;
-  Size2 kernel_;
-  ConvTransposeLayerOptions<2> options_;
+  SpatialSize<N> kernel_;
+  ConvTransposeLayerOptions<N> options_;
+};
+
+/// ConvTranspose2d: input [N, C, H, W], weight [in_channels, out_channels / groups, kH, kW].
+template <class T = float>
+class ConvTranspose2d : public ConvTransposeNd<T, 2> {
+ public:
+  ConvTranspose2d(std::size_t in_channels, std::size_t out_channels, Size2 kernel_size, ConvTransposeLayerOptions<2> options = {})
+      : ConvTransposeNd<T, 2>(in_channels, out_channels, kernel_size, options) {}
 };
 
 extern template class ConvNd<float, 1>;
 extern template class ConvNd<double, 1>;
 extern template class ConvNd<float, 2>;
 extern template class ConvNd<double, 2>;
+extern template class ConvTransposeNd<float, 2>;
+extern template class ConvTransposeNd<double, 2>;
 extern template class ConvTranspose2d<float>;
 extern template class ConvTranspose2d<double>;
 
