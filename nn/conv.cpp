@@ -37,21 +37,6 @@ void check_channels(const char* layer, std::size_t in, std::size_t out, std::siz
                std::to_string(groups));
 }
 
-/// A convolution's weight and bias, checked, registered and initialised: weight [rows, columns,
-/// kernel...] (rows and columns are the channel counts in the layer's layout), bias [out_channels].
-template <class T, std::size_t N>
-void make_conv_parameters(Module<T>& layer, const char* name, std::size_t rows, std::size_t columns, const SpatialSize<N>& kernel_size,
-                          std::size_t out_channels, bool with_bias, Variable<T>& weight, Variable<T>& bias) {
-  Shape shape{rows, columns};
-  for (std::size_t a = 0; a < N; ++a) {
-    TG_CHECK(kernel_size[a] > 0, name, "kernel_size must be positive, got " + tuple_str(kernel_size));
-    shape.push_back(kernel_size[a]);
-  }
-  weight = layer.register_parameter("weight", zeros<T>(shape));
-  if (with_bias) bias = layer.register_parameter("bias", zeros<T>({out_channels}));
-  init_conv(weight, bias);
-}
-
 /// "in, out, kernel_size=(..), stride=(..)": how every convolution's settings begin.
 template <std::size_t N>
 std::string conv_repr_head(std::size_t in, std::size_t out, const SpatialSize<N>& kernel, const SpatialSize<N>& stride) {
@@ -76,60 +61,77 @@ using ConvTransposeOpOptions = std::conditional_t<N == 1, ConvTranspose1dOptions
 
 }  // namespace
 
-template <class T, std::size_t N>
-ConvNd<T, N>::ConvNd(std::size_t in_channels, std::size_t out_channels, SpatialSize<N> kernel_size, ConvLayerOptions<N> options)
+template <class T, std::size_t N, class Options>
+ConvLayerBase<T, N, Options>::ConvLayerBase(const char* layer, std::size_t in_channels, std::size_t out_channels,
+                                            SpatialSize<N> kernel_size, Options options)
     : in_(in_channels), out_(out_channels), kernel_(kernel_size), options_(options) {
-  const char* layer = N == 1 ? "Conv1d" : "Conv2d";
   check_channels(layer, in_channels, out_channels, options.groups);
-  make_conv_parameters(*this, layer, out_channels, in_channels / options.groups, kernel_size, out_channels, options.bias, weight, bias);
+  Shape shape = transposed ? Shape{in_channels, out_channels / options.groups} : Shape{out_channels, in_channels / options.groups};
+  for (std::size_t a = 0; a < N; ++a) {
+    TG_CHECK(kernel_size[a] > 0, layer, "kernel_size must be positive, got " + tuple_str(kernel_size));
+    shape.push_back(kernel_size[a]);
+  }
+  weight = this->register_parameter("weight", zeros<T>(shape));
+  if (options.bias) bias = this->register_parameter("bias", zeros<T>({out_channels}));
+  init_conv(weight, bias);
 }
 
 template <class T, std::size_t N>
+ConvNd<T, N>::ConvNd(std::size_t in_channels, std::size_t out_channels, SpatialSize<N> kernel_size, ConvLayerOptions<N> options)
+    : ConvLayerBase<T, N, ConvLayerOptions<N>>(N == 1 ? "Conv1d" : "Conv2d", in_channels, out_channels, kernel_size, options) {}
+
+template <class T, std::size_t N>
 Variable<T> ConvNd<T, N>::forward(const Variable<T>& x) {
-  const ConvOpOptions<N> o{.stride = options_.stride, .padding = options_.padding, .dilation = options_.dilation, .groups = options_.groups};
+  const auto& o = this->options_;
+  const ConvOpOptions<N> op{.stride = o.stride, .padding = o.padding, .dilation = o.dilation, .groups = o.groups};
   if constexpr (N == 1)
-    return conv1d(x, weight, bias, o);
+    return conv1d(x, this->weight, this->bias, op);
   else
-    return conv2d(x, weight, bias, o);
+    return conv2d(x, this->weight, this->bias, op);
 }
 
 template <class T, std::size_t N>
 std::string ConvNd<T, N>::extra_repr() const {
-  std::string s = conv_repr_head(in_, out_, kernel_, options_.stride);
-  const auto& p = options_.padding;
-  if (p.mode == PaddingMode::same) s += ", padding=same";
-  else if (p.mode == PaddingMode::valid) s += ", padding=valid";
-  else if (p.size != SpatialSize<N>(0)) s += ", padding=" + tuple_str(p.size);
-  return s + conv_repr_tail(options_.dilation, options_.groups, options_.bias);
+  const auto& o = this->options_;
+  std::string s = conv_repr_head(this->in_, this->out_, this->kernel_, o.stride);
+  if (o.padding.mode == PaddingMode::same) s += ", padding=same";
+  else if (o.padding.mode == PaddingMode::valid) s += ", padding=valid";
+  else if (o.padding.size != SpatialSize<N>(0)) s += ", padding=" + tuple_str(o.padding.size);
+  return s + conv_repr_tail(o.dilation, o.groups, o.bias);
 }
 
 template <class T, std::size_t N>
 ConvTransposeNd<T, N>::ConvTransposeNd(std::size_t in_channels, std::size_t out_channels, SpatialSize<N> kernel_size,
                                        ConvTransposeLayerOptions<N> options)
-    : in_(in_channels), out_(out_channels), kernel_(kernel_size), options_(options) {
-  const char* layer = N == 1 ? "ConvTranspose1d" : "ConvTranspose2d";
-  check_channels(layer, in_channels, out_channels, options.groups);
-  make_conv_parameters(*this, layer, in_channels, out_channels / options.groups, kernel_size, out_channels, options.bias, weight, bias);
-}
+    : ConvLayerBase<T, N, ConvTransposeLayerOptions<N>>(N == 1 ? "ConvTranspose1d" : "ConvTranspose2d", in_channels, out_channels,
+                                                        kernel_size, options) {}
 
 template <class T, std::size_t N>
 Variable<T> ConvTransposeNd<T, N>::forward(const Variable<T>& x) {
-  const ConvTransposeOpOptions<N> o{.stride = options_.stride, .padding = options_.padding, .output_padding = options_.output_padding,
-                                    .groups = options_.groups, .dilation = options_.dilation};
+  const auto& o = this->options_;
+  const ConvTransposeOpOptions<N> op{
+      .stride = o.stride, .padding = o.padding, .output_padding = o.output_padding, .groups = o.groups, .dilation = o.dilation};
   if constexpr (N == 1)
-    return conv_transpose1d(x, weight, bias, o);
+    return conv_transpose1d(x, this->weight, this->bias, op);
   else
-    return conv_transpose2d(x, weight, bias, o);
+    return conv_transpose2d(x, this->weight, this->bias, op);
 }
 
 template <class T, std::size_t N>
 std::string ConvTransposeNd<T, N>::extra_repr() const {
-  std::string s = conv_repr_head(in_, out_, kernel_, options_.stride);
-  if (options_.padding != SpatialSize<N>(0)) s += ", padding=" + tuple_str(options_.padding);
-  if (options_.output_padding != SpatialSize<N>(0)) s += ", output_padding=" + tuple_str(options_.output_padding);
-  return s + conv_repr_tail(options_.dilation, options_.groups, options_.bias);
+  const auto& o = this->options_;
+  std::string s = conv_repr_head(this->in_, this->out_, this->kernel_, o.stride);
+  if (o.padding != SpatialSize<N>(0)) s += ", padding=" + tuple_str(o.padding);
+  if (o.output_padding != SpatialSize<N>(0)) s += ", output_padding=" + tuple_str(o.output_padding);
+  return s + conv_repr_tail(o.dilation, o.groups, o.bias);
 }
 
+template class ConvLayerBase<float, 1, ConvLayerOptions<1>>;
+template class ConvLayerBase<double, 1, ConvLayerOptions<1>>;
+template class ConvLayerBase<float, 2, ConvLayerOptions<2>>;
+template class ConvLayerBase<double, 2, ConvLayerOptions<2>>;
+template class ConvLayerBase<float, 2, ConvTransposeLayerOptions<2>>;
+template class ConvLayerBase<double, 2, ConvTransposeLayerOptions<2>>;
 template class ConvNd<float, 1>;
 template class ConvNd<double, 1>;
 template class ConvNd<float, 2>;
