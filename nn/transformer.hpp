@@ -70,27 +70,49 @@ struct EncoderArgs {
   bool is_causal = false;
 };
 
+/// What the encoder and decoder layers share: the settings, the feed-forward block
+/// linear2(dropout(activation(linear1(x)))) with its submodules linear1, dropout, linear2, and
+/// the making of their attention, LayerNorm and Dropout submodules.
+template <class T>
+class TransformerLayerBase : public Module<T> {
+ public:
+  std::string extra_repr() const override;
+
+  std::shared_ptr<Linear<T>> linear1, linear2;
+  std::shared_ptr<Dropout<T>> dropout;
+
+ protected:
+  /// Checks the settings; `layer` names the layer in errors.
+  TransformerLayerBase(const char* layer, std::size_t d_model, std::size_t nhead, TransformerLayerOptions options);
+  std::shared_ptr<MultiheadAttention<T>> register_attention(const char* name);
+  /// linear1, dropout, linear2, registered where PyTorch has them (after the attention).
+  void register_feed_forward();
+  std::shared_ptr<LayerNorm<T>> register_norm(const char* name);
+  std::shared_ptr<Dropout<T>> register_dropout(const char* name);
+  /// The feed-forward block, then `output_dropout` (dropout2 of the encoder, dropout3 of the decoder).
+  Variable<T> feed_forward(const Variable<T>& x, Dropout<T>& output_dropout);
+
+  TransformerLayerOptions options_;
+
+ private:
+  std::size_t d_model_, nhead_;
+  std::shared_ptr<Module<T>> activation_;
+};
+
 /// torch.nn.TransformerEncoderLayer: self-attention and a feed-forward block
 /// linear2(dropout(activation(linear1(x)))), each with a residual connection and LayerNorm
 /// (after the sum, or before the block with norm_first). Submodules self_attn, linear1,
 /// dropout, linear2, norm1, norm2, dropout1, dropout2, as PyTorch names them.
 template <class T = float>
-class TransformerEncoderLayer : public Module<T> {
+class TransformerEncoderLayer : public TransformerLayerBase<T> {
  public:
   TransformerEncoderLayer(std::size_t d_model, std::size_t nhead, TransformerLayerOptions options = {});
   Variable<T> forward(const Variable<T>& src, const EncoderArgs<T>& args);
   Variable<T> forward(const Variable<T>& src) override { return forward(src, EncoderArgs<T>{}); }
-  std::string extra_repr() const override;
 
   std::shared_ptr<MultiheadAttention<T>> self_attn;
-  std::shared_ptr<Linear<T>> linear1, linear2;
   std::shared_ptr<LayerNorm<T>> norm1, norm2;
-  std::shared_ptr<Dropout<T>> dropout, dropout1, dropout2;
-
- private:
-  Variable<T> feed_forward(const Variable<T>& x);
-  std::shared_ptr<Module<T>> activation_;
-  TransformerLayerOptions options_;
+  std::shared_ptr<Dropout<T>> dropout1, dropout2;
 };
 
 /// Masks of a decoder layer: its self-attention over tgt, its cross-attention over memory.
@@ -111,23 +133,18 @@ struct DecoderArgs {
 /// memory (the encoder's output), feed-forward; each with residual, LayerNorm and dropout.
 /// Submodules self_attn, multihead_attn, linear1, dropout, linear2, norm1-3, dropout1-3.
 template <class T = float>
-class TransformerDecoderLayer : public Module<T> {
+class TransformerDecoderLayer : public TransformerLayerBase<T> {
  public:
   TransformerDecoderLayer(std::size_t d_model, std::size_t nhead, TransformerLayerOptions options = {});
   Variable<T> forward(const Variable<T>& tgt, const Variable<T>& memory, const DecoderArgs<T>& args = {});
-  std::string extra_repr() const override;
 
   std::shared_ptr<MultiheadAttention<T>> self_attn, multihead_attn;
-  std::shared_ptr<Linear<T>> linear1, linear2;
   std::shared_ptr<LayerNorm<T>> norm1, norm2, norm3;
-  std::shared_ptr<Dropout<T>> dropout, dropout1, dropout2, dropout3;
+  std::shared_ptr<Dropout<T>> dropout1, dropout2, dropout3;
 
  private:
   Variable<T> self_block(const Variable<T>& x, const DecoderArgs<T>& args);
   Variable<T> cross_block(const Variable<T>& x, const Variable<T>& memory, const DecoderArgs<T>& args);
-  Variable<T> feed_forward(const Variable<T>& x);
-  std::shared_ptr<Module<T>> activation_;
-  TransformerLayerOptions options_;
 };
 
 /// A container of numbered layers ("layers.0", "layers.1", ...), as torch's ModuleList.
@@ -181,6 +198,7 @@ class TransformerDecoder : public TransformerStack<T, TransformerDecoderLayer<T>
 #define TG_NN_TRANSFORMER_EXTERN(T)                                      \
   extern template class SinusoidalPositionalEncoding<T>;                 \
   extern template class LearnedPositionalEncoding<T>;                    \
+  extern template class TransformerLayerBase<T>;                         \
   extern template class TransformerEncoderLayer<T>;                      \
   extern template class TransformerDecoderLayer<T>;                      \
   extern template class TransformerStack<T, TransformerEncoderLayer<T>>; \
