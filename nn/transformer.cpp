@@ -13,41 +13,50 @@
 namespace tg::nn {
 
 namespace {
-/// The first L rows of a [max_len, D] table, shaped to add to x ([B, L, D] or [L, B, D]).
-template <class T>
-Variable<T> positions_for(const char* op, const Variable<T>& table, const Variable<T>& x, bool batch_first) {
-  const std::size_t max_len = table.shape()[0], d = table.shape()[1];
-  TG_CHECK(x.dim() == 3 && x.shape()[2] == d, op,
-           "input " + shape_str(x.shape()) + " must be [" + (batch_first ? "B, L, " : "L, B, ") + std::to_string(d) + "]");
-  const std::size_t l = x.shape()[batch_first ? 1 : 0];
-  TG_CHECK(l <= max_len, op, "input " + shape_str(x.shape()) + " has " + std::to_string(l) + " positions, max_len is " + std::to_string(max_len));
-  Variable<T> rows = l == max_len ? table : narrow(table, 0, 0, static_cast<std::int64_t>(l));
-  return batch_first ? rows : unsqueeze(rows, 1);
-}
-
 /// A layer's dropout, skipped where it would only copy (p = 0, or evaluation): the layers'
 /// intermediate results are never handed out, so they need no node of their own.
 template <class T>
 Variable<T> drop(Dropout<T>& d, const Variable<T>& x) {
   return d.p() > 0 && d.is_training() ? d.forward(x) : x;
 }
+}  // namespace
 
 template <class T>
-std::string encoding_repr(std::size_t max_len, std::size_t d, const PositionalEncodingOptions& o) {
+PositionalEncodingBase<T>::PositionalEncodingBase(const char* layer, std::size_t d_model, std::size_t max_len,
+                                                  PositionalEncodingOptions options)
+    : d_model_(d_model), max_len_(max_len), layer_(layer), options_(options) {
+  TG_CHECK(d_model > 0 && max_len > 0, layer,
+           "d_model and max_len must be positive, got " + std::to_string(d_model) + " and " + std::to_string(max_len));
+  TG_CHECK(options.dropout >= 0 && options.dropout <= 1, layer, "dropout must be in [0, 1], got " + number_str(options.dropout));
+}
+
+/// x + table[:L], the table's first L rows shaped to add to x ([B, L, D] or [L, B, D]).
+template <class T>
+Variable<T> PositionalEncodingBase<T>::add_positions(const Variable<T>& table, const Variable<T>& x) {
+  const std::size_t max_len = table.shape()[0], d = table.shape()[1];
+  const bool batch_first = options_.batch_first;
+  TG_CHECK(x.dim() == 3 && x.shape()[2] == d, layer_,
+           "input " + shape_str(x.shape()) + " must be [" + (batch_first ? "B, L, " : "L, B, ") + std::to_string(d) + "]");
+  const std::size_t l = x.shape()[batch_first ? 1 : 0];
+  TG_CHECK(l <= max_len, layer_,
+           "input " + shape_str(x.shape()) + " has " + std::to_string(l) + " positions, max_len is " + std::to_string(max_len));
+  Variable<T> rows = l == max_len ? table : narrow(table, 0, 0, static_cast<std::int64_t>(l));
+  Variable<T> y = x + (batch_first ? rows : unsqueeze(rows, 1));
+  return nn::dropout(y, options_.dropout, this->is_training());
+}
+
+template <class T>
+std::string PositionalEncodingBase<T>::extra_repr() const {
   std::ostringstream os;
-  os << "max_len=" << max_len << ", d_model=" << d << ", dropout=" << o.dropout << (o.batch_first ? ", batch_first=true" : "");
+  os << "max_len=" << max_len_ << ", d_model=" << d_model_ << ", dropout=" << options_.dropout
+     << (options_.batch_first ? ", batch_first=true" : "");
   return os.str();
 }
-}  // namespace
 
 template <class T>
 SinusoidalPositionalEncoding<T>::SinusoidalPositionalEncoding(std::size_t d_model, std::size_t max_len,
                                                               PositionalEncodingOptions options)
-    : d_model_(d_model), max_len_(max_len), options_(options) {
-  TG_CHECK(d_model > 0 && max_len > 0, "SinusoidalPositionalEncoding",
-           "d_model and max_len must be positive, got " + std::to_string(d_model) + " and " + std::to_string(max_len));
-  TG_CHECK(options.dropout >= 0 && options.dropout <= 1, "SinusoidalPositionalEncoding",
-           "dropout must be in [0, 1], got " + number_str(options.dropout));
+    : PositionalEncodingBase<T>("SinusoidalPositionalEncoding", d_model, max_len, options) {
   xt::xarray<T> table = xt::empty<T>(Shape{max_len, d_model});
   for (std::size_t pos = 0; pos < max_len; ++pos)
     for (std::size_t i = 0; i < d_model; ++i) {
@@ -58,36 +67,10 @@ SinusoidalPositionalEncoding<T>::SinusoidalPositionalEncoding(std::size_t d_mode
 }
 
 template <class T>
-Variable<T> SinusoidalPositionalEncoding<T>::forward(const Variable<T>& x) {
-  Variable<T> y = x + positions_for("SinusoidalPositionalEncoding", pe, x, options_.batch_first);
-  return nn::dropout(y, options_.dropout, this->is_training());
-}
-
-template <class T>
-std::string SinusoidalPositionalEncoding<T>::extra_repr() const {
-  return encoding_repr<T>(max_len_, d_model_, options_);
-}
-
-template <class T>
 LearnedPositionalEncoding<T>::LearnedPositionalEncoding(std::size_t max_len, std::size_t d_model, PositionalEncodingOptions options)
-    : max_len_(max_len), d_model_(d_model), options_(options) {
-  TG_CHECK(d_model > 0 && max_len > 0, "LearnedPositionalEncoding",
-           "d_model and max_len must be positive, got " + std::to_string(d_model) + " and " + std::to_string(max_len));
-  TG_CHECK(options.dropout >= 0 && options.dropout <= 1, "LearnedPositionalEncoding",
-           "dropout must be in [0, 1], got " + number_str(options.dropout));
+    : PositionalEncodingBase<T>("LearnedPositionalEncoding", d_model, max_len, options) {
   weight = this->register_parameter("weight", zeros<T>({max_len, d_model}));
   init::normal_(weight, 0, 0.02);
-}
-
-template <class T>
-Variable<T> LearnedPositionalEncoding<T>::forward(const Variable<T>& x) {
-  Variable<T> y = x + positions_for("LearnedPositionalEncoding", weight, x, options_.batch_first);
-  return nn::dropout(y, options_.dropout, this->is_training());
-}
-
-template <class T>
-std::string LearnedPositionalEncoding<T>::extra_repr() const {
-  return encoding_repr<T>(max_len_, d_model_, options_);
 }
 
 // ---- layers --------------------------------------------------------------------------------------
@@ -244,6 +227,7 @@ TransformerStack<T, Layer>::TransformerStack(const char* name, std::size_t d_mod
 }
 
 #define TG_NN_TRANSFORMER_INSTANTIATE(T)                          \
+  template class PositionalEncodingBase<T>;                       \
   template class SinusoidalPositionalEncoding<T>;                 \
   template class LearnedPositionalEncoding<T>;                    \
   template class TransformerLayerBase<T>;                         \

@@ -21,33 +21,41 @@ struct PositionalEncodingOptions {
   bool batch_first = true;   // x is [B, L, D]; false: [L, B, D]
 };
 
-/// x + PE[:L], PE[pos, 2i] = sin(pos / 10000^(2i/D)), PE[pos, 2i+1] = cos(pos / 10000^(2i/D))
-/// (Vaswani et al.; the PyTorch tutorial's PositionalEncoding). PE is the buffer "pe" [max_len, D].
-template <class T = float>
-class SinusoidalPositionalEncoding : public Module<T> {
+/// What the positional encodings share: the checks of d_model, max_len and dropout, adding the
+/// first L rows of a [max_len, D] table to x (then dropout, in training), and the repr.
+template <class T>
+class PositionalEncodingBase : public Module<T> {
  public:
-  SinusoidalPositionalEncoding(std::size_t d_model, std::size_t max_len = 5000, PositionalEncodingOptions options = {});
-  Variable<T> forward(const Variable<T>& x) override;
   std::string extra_repr() const override;
-  Variable<T> pe;
+
+ protected:
+  /// `layer` names the layer in errors.
+  PositionalEncodingBase(const char* layer, std::size_t d_model, std::size_t max_len, PositionalEncodingOptions options);
+  Variable<T> add_positions(const Variable<T>& table, const Variable<T>& x);
 
  private:
   std::size_t d_model_, max_len_;
+  const char* layer_;
   PositionalEncodingOptions options_;
+};
+
+/// x + PE[:L], PE[pos, 2i] = sin(pos / 10000^(2i/D)), PE[pos, 2i+1] = cos(pos / 10000^(2i/D))
+/// (Vaswani et al.; the PyTorch tutorial's PositionalEncoding). PE is the buffer "pe" [max_len, D].
+template <class T = float>
+class SinusoidalPositionalEncoding : public PositionalEncodingBase<T> {
+ public:
+  SinusoidalPositionalEncoding(std::size_t d_model, std::size_t max_len = 5000, PositionalEncodingOptions options = {});
+  Variable<T> forward(const Variable<T>& x) override { return this->add_positions(pe, x); }
+  Variable<T> pe;
 };
 
 /// x + weight[:L] with a learned table "weight" [max_len, D], init N(0, 0.02^2) (BERT, ViT).
 template <class T = float>
-class LearnedPositionalEncoding : public Module<T> {
+class LearnedPositionalEncoding : public PositionalEncodingBase<T> {
  public:
   LearnedPositionalEncoding(std::size_t max_len, std::size_t d_model, PositionalEncodingOptions options = {});
-  Variable<T> forward(const Variable<T>& x) override;
-  std::string extra_repr() const override;
+  Variable<T> forward(const Variable<T>& x) override { return this->add_positions(weight, x); }
   Variable<T> weight;
-
- private:
-  std::size_t max_len_, d_model_;
-  PositionalEncodingOptions options_;
 };
 
 struct TransformerLayerOptions {
@@ -196,6 +204,7 @@ class TransformerDecoder : public TransformerStack<T, TransformerDecoderLayer<T>
 };
 
 #define TG_NN_TRANSFORMER_EXTERN(T)                                      \
+  extern template class PositionalEncodingBase<T>;                       \
   extern template class SinusoidalPositionalEncoding<T>;                 \
   extern template class LearnedPositionalEncoding<T>;                    \
   extern template class TransformerLayerBase<T>;                         \
