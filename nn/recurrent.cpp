@@ -138,11 +138,6 @@ RNNCell<T>::RNNCell(std::size_t input_size, std::size_t hidden_size, RNNCellOpti
     : RecurrentCellBase<T>("RNNCell", input_size, hidden_size, gate_count(RecurrentKind::rnn_tanh), options.bias), options_(options) {}
 
 template <class T>
-Variable<T> RNNCell<T>::forward(const Variable<T>& x) {
-  return forward(x, Variable<T>());
-}
-
-template <class T>
 Variable<T> RNNCell<T>::forward(const Variable<T>& x, const Variable<T>& h) {
   const Variable<T> h0 = this->state_or_zeros("hidden state", h, this->state_shape(x), x);
   return rnn_step(linear(x, this->weight_ih, summed_bias(this->bias_ih, this->bias_hh)), h0, this->weight_hh,
@@ -159,11 +154,6 @@ LSTMCell<T>::LSTMCell(std::size_t input_size, std::size_t hidden_size, LSTMCellO
     : RecurrentCellBase<T>("LSTMCell", input_size, hidden_size, gate_count(RecurrentKind::lstm), options.bias) {}
 
 template <class T>
-Variable<T> LSTMCell<T>::forward(const Variable<T>& x) {
-  return forward(x, LSTMState<T>{}).h;
-}
-
-template <class T>
 LSTMState<T> LSTMCell<T>::forward(const Variable<T>& x, const LSTMState<T>& state) {
   const Shape shape = this->state_shape(x);
   const LSTMState<T> s{this->state_or_zeros("hidden state", state.h, shape, x), this->state_or_zeros("cell state", state.c, shape, x)};
@@ -173,11 +163,6 @@ LSTMState<T> LSTMCell<T>::forward(const Variable<T>& x, const LSTMState<T>& stat
 template <class T>
 GRUCell<T>::GRUCell(std::size_t input_size, std::size_t hidden_size, GRUCellOptions options)
     : RecurrentCellBase<T>("GRUCell", input_size, hidden_size, gate_count(RecurrentKind::gru), options.bias) {}
-
-template <class T>
-Variable<T> GRUCell<T>::forward(const Variable<T>& x) {
-  return forward(x, Variable<T>());
-}
 
 template <class T>
 Variable<T> GRUCell<T>::forward(const Variable<T>& x, const Variable<T>& h) {

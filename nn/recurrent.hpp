@@ -59,7 +59,7 @@ class RNNCell : public RecurrentCellBase<T> {
  public:
   RNNCell(std::size_t input_size, std::size_t hidden_size, RNNCellOptions options = {});
   /// One step from h = 0.
-  Variable<T> forward(const Variable<T>& x) override;
+  Variable<T> forward(const Variable<T>& x) override { return forward(x, Variable<T>()); }
   /// One step from h ([batch, H], or [H] for an unbatched x).
   Variable<T> forward(const Variable<T>& x, const Variable<T>& h);
   using Module<T>::operator();
@@ -81,7 +81,7 @@ class LSTMCell : public RecurrentCellBase<T> {
  public:
   LSTMCell(std::size_t input_size, std::size_t hidden_size, LSTMCellOptions options = {});
   /// One step from h = c = 0; returns h'.
-  Variable<T> forward(const Variable<T>& x) override;
+  Variable<T> forward(const Variable<T>& x) override { return forward(x, LSTMState<T>{}).h; }
   /// One step from the given state (undefined parts are zeros); returns {h', c'}.
   LSTMState<T> forward(const Variable<T>& x, const LSTMState<T>& state);
   using Module<T>::operator();
@@ -98,7 +98,7 @@ template <class T = float>
 class GRUCell : public RecurrentCellBase<T> {
  public:
   GRUCell(std::size_t input_size, std::size_t hidden_size, GRUCellOptions options = {});
-  Variable<T> forward(const Variable<T>& x) override;
+  Variable<T> forward(const Variable<T>& x) override { return forward(x, Variable<T>()); }
   Variable<T> forward(const Variable<T>& x, const Variable<T>& h);
   using Module<T>::operator();
   Variable<T> operator()(const Variable<T>& x, const Variable<T>& h) { return forward(x, h); }
