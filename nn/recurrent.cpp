@@ -264,13 +264,7 @@ template <class T>
 std::vector<Variable<T>> RecurrentBase<T>::running_masks(const std::vector<std::size_t>& lengths, const Sequence& seq) const {
   std::vector<Variable<T>> running(seq.steps);
   if (lengths.empty()) return running;
-  TG_CHECK(lengths.size() == seq.batch, name_,
-           std::to_string(lengths.size()) + " lengths for a batch of " + std::to_string(seq.batch) + " sequences (input " +
-               shape_str(seq.given_shape) + ")");
-  for (std::size_t b = 0; b < seq.batch; ++b)
-    TG_CHECK(lengths[b] >= 1 && lengths[b] <= seq.steps, name_,
-             "length " + std::to_string(lengths[b]) + " of sequence " + std::to_string(b) + " is outside 1.." +
-                 std::to_string(seq.steps) + " (input " + shape_str(seq.given_shape) + ")");
+  check_lengths(lengths, seq);
   for (std::size_t t = 0; t < seq.steps; ++t) {
     xt::xarray<T> mask = xt::empty<T>(Shape{seq.batch, 1});
     bool all = true;
@@ -281,6 +275,18 @@ std::vector<Variable<T>> RecurrentBase<T>::running_masks(const std::vector<std::
     if (!all) running[t] = Variable<T>(std::move(mask));
   }
   return running;
+}
+
+/// One length per sequence, each in 1..time.
+template <class T>
+void RecurrentBase<T>::check_lengths(const std::vector<std::size_t>& lengths, const Sequence& seq) const {
+  TG_CHECK(lengths.size() == seq.batch, name_,
+           std::to_string(lengths.size()) + " lengths for a batch of " + std::to_string(seq.batch) + " sequences (input " +
+               shape_str(seq.given_shape) + ")");
+  for (std::size_t b = 0; b < seq.batch; ++b)
+    TG_CHECK(lengths[b] >= 1 && lengths[b] <= seq.steps, name_,
+             "length " + std::to_string(lengths[b]) + " of sequence " + std::to_string(b) + " is outside 1.." +
+                 std::to_string(seq.steps) + " (input " + shape_str(seq.given_shape) + ")");
 }
 
 /// One layer over all steps, both directions: its output rows [time·batch, D·out].

@@ -203,6 +203,7 @@ class RecurrentBase : public Module<T> {
   Sequence time_major(const Variable<T>& input) const;
   Variable<T> checked_initial_state(const Variable<T>& given, const char* what, std::size_t width, const Sequence& seq) const;
   std::vector<Variable<T>> running_masks(const std::vector<std::size_t>& lengths, const Sequence& seq) const;
+  void check_lengths(const std::vector<std::size_t>& lengths, const Sequence& seq) const;
   Variable<T> run_layer(const Variable<T>& rows, std::size_t layer, const Sequence& seq, const LSTMState<T>& initial,
                         FinalStates& final_states) const;
   Variable<T> run_direction(const Variable<T>& rows, std::size_t slot, bool reverse, const Sequence& seq,
