@@ -82,19 +82,14 @@ inline Params with(std::function<void(Params&)> set) {
   return p;
 }
 
-inline Conv1dOptions conv1d_options(const Params& p) {
+// Each builder serves the 1-d and the 2-d options struct (SpatialSize converts from one count).
+template <class Options>  // Conv1dOptions, Conv2dOptions
+Options conv_options(const Params& p) {
   return {.stride = count(p.axis, 1, 3), .padding = count(p.axis2, 0, 2), .dilation = count(p.axis3, 1, 2),
           .groups = p.flag ? 2u : 1u};
 }
-inline Conv2dOptions conv2d_options(const Params& p) {
-  return {.stride = count(p.axis, 1, 3), .padding = count(p.axis2, 0, 2), .dilation = count(p.axis3, 1, 2),
-          .groups = p.flag ? 2u : 1u};
-}
-inline ConvTranspose1dOptions conv_transpose1d_options(const Params& p) {
-  return {.stride = count(p.axis, 1, 3), .padding = count(p.axis2, 0, 2), .output_padding = p.flag2 ? 1u : 0u,
-          .groups = p.flag ? 2u : 1u, .dilation = count(p.axis3, 1, 2)};
-}
-inline ConvTranspose2dOptions conv_transpose2d_options(const Params& p) {
+template <class Options>  // ConvTranspose1dOptions, ConvTranspose2dOptions
+Options conv_transpose_options(const Params& p) {
   return {.stride = count(p.axis, 1, 3), .padding = count(p.axis2, 0, 2), .output_padding = p.flag2 ? 1u : 0u,
           .groups = p.flag ? 2u : 1u, .dilation = count(p.axis3, 1, 2)};
 }
@@ -105,19 +100,13 @@ inline UnfoldOptions unfold_options(const Params& p) {
 inline Size2 output_size(const Params& p) {
   return {p.sizes.size() > 0 ? count(p.sizes[0], 0, 6) : 1, p.sizes.size() > 1 ? count(p.sizes[1], 0, 6) : 1};
 }
-inline MaxPool1dOptions max_pool1d_options(const Params& p) {
+template <class Options>  // MaxPool1dOptions, MaxPool2dOptions
+Options max_pool_options(const Params& p) {
   return {.kernel_size = count(p.axis, 1, 3), .stride = count(p.axis2, 0, 2), .padding = count(p.axis3, 0, 1),
           .dilation = p.flag2 ? 2u : 1u, .ceil_mode = p.flag};
 }
-inline MaxPool2dOptions max_pool2d_options(const Params& p) {
-  return {.kernel_size = count(p.axis, 1, 3), .stride = count(p.axis2, 0, 2), .padding = count(p.axis3, 0, 1),
-          .dilation = p.flag2 ? 2u : 1u, .ceil_mode = p.flag};
-}
-inline AvgPool1dOptions avg_pool1d_options(const Params& p) {
-  return {.kernel_size = count(p.axis, 1, 3), .stride = count(p.axis2, 0, 2), .padding = count(p.axis3, 0, 1),
-          .ceil_mode = p.flag, .count_include_pad = p.flag2};
-}
-inline AvgPool2dOptions avg_pool2d_options(const Params& p) {
+template <class Options>  // AvgPool1dOptions, AvgPool2dOptions
+Options avg_pool_options(const Params& p) {
   return {.kernel_size = count(p.axis, 1, 3), .stride = count(p.axis2, 0, 2), .padding = count(p.axis3, 0, 1),
           .ceil_mode = p.flag, .count_include_pad = p.flag2};
 }
@@ -210,18 +199,23 @@ inline const std::vector<OpInfo>& op_catalogue() {
     c.push_back(twice("mean", 1, true, [](auto& in, auto& p) { return mean(in[0], p.axes, p.flag); }, reduce));
     c.push_back(twice("max", 1, false, [](auto& in, auto& p) { return max(in[0], p.axes, p.flag); }, reduce));
     c.push_back(twice("min", 1, false, [](auto& in, auto& p) { return min(in[0], p.axes, p.flag); }, reduce));
-    c.push_back(twice("logsumexp", 1, true, [](auto& in, auto& p) { return logsumexp(in[0], p.axes, p.flag); }, reduce));
+    c.push_back(twice("logsumexp", 1, true, [](auto& in, auto& p) { return logsumexp(in[0], p.axes, p.flag); },
+                      reduce));
     c.push_back(twice("norm", 1, true, [](auto& in, auto& p) { return norm(in[0], p.axes, p.flag); }, reduce));
     const S along_axis = {shapes({{2, 3, 4}}, with([](Params& p) { p.axis = 1; })),
                           shapes({{2, 3, 4}}, with([](Params& p) { p.axis = -1, p.flag = true; }))};
     c.push_back(no_gradient("argmax", 1,
-                            [](auto& in, auto& p) { return D(xt::cast<double>(argmax(in[0], p.axis, p.flag))); }, along_axis));
+                            [](auto& in, auto& p) { return D(xt::cast<double>(argmax(in[0], p.axis, p.flag))); },
+                            along_axis));
     c.push_back(no_gradient("argmin", 1,
-                            [](auto& in, auto& p) { return D(xt::cast<double>(argmin(in[0], p.axis, p.flag))); }, along_axis));
+                            [](auto& in, auto& p) { return D(xt::cast<double>(argmin(in[0], p.axis, p.flag))); },
+                            along_axis));
     c.push_back(twice("softmax", 1, true, [](auto& in, auto& p) { return softmax(in[0], p.axis); }, along_axis));
-    c.push_back(twice("log_softmax", 1, true, [](auto& in, auto& p) { return log_softmax(in[0], p.axis); }, along_axis));
+    c.push_back(twice("log_softmax", 1, true, [](auto& in, auto& p) { return log_softmax(in[0], p.axis); },
+                      along_axis));
     c.push_back(twice("softmax_backward", 2, true, [](auto& in, auto&) { return softmax_backward(in[0], in[1]); },
-                      {{{input({3, 5}, 0, -1.0, 1.0), softmax(input({3, 5}, 1), -1).detach().set_requires_grad(true)}, {}}}));
+                      {{{input({3, 5}, 0, -1.0, 1.0), softmax(input({3, 5}, 1), -1).detach().set_requires_grad(true)},
+                        {}}}));
 
     // ---- shape.hpp ----------------------------------------------------------------------------
     c.push_back(twice("reshape", 1, true, [](auto& in, auto& p) { return reshape(in[0], p.sizes); },
@@ -245,7 +239,9 @@ inline const std::vector<OpInfo>& op_catalogue() {
     c.push_back(twice("narrow", 1, true, [](auto& in, auto& p) { return narrow(in[0], p.axis, p.axis2, p.axis3); },
                       {shapes({{4, 3}}, with([](Params& p) { p.axis = 0, p.axis2 = 1, p.axis3 = 2; }))}));
     c.push_back(twice("slice", 1, true,
-                      [](auto& in, auto& p) { return slice(in[0], p.axis, p.axis2, p.axis3, p.sizes.empty() ? 1 : p.sizes[0]); },
+                      [](auto& in, auto& p) {
+                        return slice(in[0], p.axis, p.axis2, p.axis3, p.sizes.empty() ? 1 : p.sizes[0]);
+                      },
                       {shapes({{5, 3}}, with([](Params& p) { p.axis = 0, p.axis2 = 0, p.axis3 = 5, p.sizes = {2}; }))}));
     c.push_back(twice("index_select", 1, true, [](auto& in, auto& p) { return index_select(in[0], p.axis, p.index); },
                       {shapes({{4, 3}}, with([](Params& p) { p.index = IndexArray{2, 0, 2}; }))}));
@@ -270,8 +266,11 @@ inline const std::vector<OpInfo>& op_catalogue() {
 
     // ---- linalg.hpp ---------------------------------------------------------------------------
     c.push_back(twice("matmul", 2, true,
-                      [](auto& in, auto& p) { return matmul(in[0], in[1], {.transpose_a = p.flag, .transpose_b = p.flag2}); },
-                      {shapes({{2, 3}, {3, 4}}), shapes({{3, 2}, {4, 3}}, with([](Params& p) { p.flag = p.flag2 = true; })),
+                      [](auto& in, auto& p) {
+                        return matmul(in[0], in[1], {.transpose_a = p.flag, .transpose_b = p.flag2});
+                      },
+                      {shapes({{2, 3}, {3, 4}}),
+                       shapes({{3, 2}, {4, 3}}, with([](Params& p) { p.flag = p.flag2 = true; })),
                        shapes({{2, 2, 3}, {3}})}));  // batched by a vector
     c.push_back(twice("linear", 3, true, [](auto& in, auto&) { return linear(in[0], in[1], in[2]); },
                       {shapes({{2, 3}, {4, 3}, {4}})}));
@@ -293,28 +292,37 @@ inline const std::vector<OpInfo>& op_catalogue() {
     c.push_back(twice("head_mix", 2, true,
                       [](auto& in, auto& p) { return head_mix(in[0], in[1], heads(p), p.flag2, p.s, p.flag); },
                       {shapes({{2, 2, 3, 5}, {2, 5, 4}}, two_heads),
-                       shapes({{2, 2, 5, 3}, {2, 5, 4}}, with([](Params& p) { p.axis3 = 2, p.s = 0.6, p.flag2 = true; }))}));
+                       shapes({{2, 2, 5, 3}, {2, 5, 4}},
+                              with([](Params& p) { p.axis3 = 2, p.s = 0.6, p.flag2 = true; }))}));
     c.push_back(twice("attention_softmax", 2, true, [](auto& in, auto&) { return attention_softmax(in[0], in[1]); },
                       {shapes({{2, 2, 3, 5}, {3, 5}})}));  // the mask broadcast over batch and heads
     c.push_back(twice("head_attention_weights", 3, true,
-                      [](auto& in, auto& p) { return head_attention_weights(in[0], in[1], heads(p), p.s, in[2], p.flag); },
+                      [](auto& in, auto& p) {
+                        return head_attention_weights(in[0], in[1], heads(p), p.s, in[2], p.flag);
+                      },
                       {shapes({{2, 3, 4}, {2, 5, 4}, {3, 5}}, two_heads)}));
 
     // ---- conv.hpp: stride axis, padding axis2, dilation axis3, groups 2 if flag ---------------
     const Params plain = with([](Params& p) { p.axis = 1, p.axis2 = 0, p.axis3 = 1; });
     const Params strided = with([](Params& p) { p.axis = 2, p.axis2 = 1, p.axis3 = 2, p.flag = true; });
     c.push_back(twice("conv1d", 3, true,
-                      [](auto& in, auto& p) { return conv1d(in[0], in[1], in[2], conv1d_options(p)); },
+                      [](auto& in, auto& p) { return conv1d(in[0], in[1], in[2], conv_options<Conv1dOptions>(p)); },
                       {shapes({{2, 2, 6}, {3, 2, 3}, {3}}, plain), shapes({{1, 4, 7}, {2, 2, 2}, {2}}, strided)}));
     c.push_back(twice("conv2d", 3, true,
-                      [](auto& in, auto& p) { return conv2d(in[0], in[1], in[2], conv2d_options(p)); },
-                      {shapes({{1, 2, 4, 4}, {3, 2, 2, 2}, {3}}, plain), shapes({{1, 4, 5, 5}, {2, 2, 2, 2}, {2}}, strided)}));
+                      [](auto& in, auto& p) { return conv2d(in[0], in[1], in[2], conv_options<Conv2dOptions>(p)); },
+                      {shapes({{1, 2, 4, 4}, {3, 2, 2, 2}, {3}}, plain),
+                       shapes({{1, 4, 5, 5}, {2, 2, 2, 2}, {2}}, strided)}));
     c.push_back(twice("conv_transpose1d", 3, true,
-                      [](auto& in, auto& p) { return conv_transpose1d(in[0], in[1], in[2], conv_transpose1d_options(p)); },
+                      [](auto& in, auto& p) {
+                        return conv_transpose1d(in[0], in[1], in[2], conv_transpose_options<ConvTranspose1dOptions>(p));
+                      },
                       {shapes({{2, 2, 4}, {2, 3, 3}, {3}}, plain), shapes({{1, 4, 3}, {4, 1, 2}, {2}}, strided)}));
     c.push_back(twice("conv_transpose2d", 3, true,
-                      [](auto& in, auto& p) { return conv_transpose2d(in[0], in[1], in[2], conv_transpose2d_options(p)); },
-                      {shapes({{1, 2, 3, 3}, {2, 3, 2, 2}, {3}}, plain), shapes({{1, 4, 2, 2}, {4, 1, 2, 2}, {2}}, strided)}));
+                      [](auto& in, auto& p) {
+                        return conv_transpose2d(in[0], in[1], in[2], conv_transpose_options<ConvTranspose2dOptions>(p));
+                      },
+                      {shapes({{1, 2, 3, 3}, {2, 3, 2, 2}, {3}}, plain),
+                       shapes({{1, 4, 2, 2}, {4, 1, 2, 2}, {2}}, strided)}));
     // unfold and fold: kernel axis, padding axis2, dilation axis3, stride 2 if flag; fold's output size from sizes
     c.push_back(twice("unfold", 1, true, [](auto& in, auto& p) { return unfold(in[0], unfold_options(p)); },
                       {shapes({{1, 2, 4, 4}}, with([](Params& p) { p.axis = 2, p.axis2 = 1, p.axis3 = 1; }))}));
@@ -326,21 +334,37 @@ inline const std::vector<OpInfo>& op_catalogue() {
     const Params padded = with([](Params& p) { p.axis = 3, p.axis2 = 2, p.axis3 = 1, p.flag = true; });
     const S pool1d = {shapes({{2, 2, 6}}, window), shapes({{1, 2, 7}}, padded)};
     const S pool2d = {shapes({{1, 2, 4, 4}}, window), shapes({{1, 2, 5, 5}}, padded)};
-    c.push_back(twice("max_pool1d", 1, false, [](auto& in, auto& p) { return max_pool1d(in[0], max_pool1d_options(p)); }, pool1d));
-    c.push_back(twice("max_pool2d", 1, false, [](auto& in, auto& p) { return max_pool2d(in[0], max_pool2d_options(p)); }, pool2d));
+    using MaxPool1d = MaxPool1dOptions;
+    using MaxPool2d = MaxPool2dOptions;
+    c.push_back(twice("max_pool1d", 1, false,
+                      [](auto& in, auto& p) { return max_pool1d(in[0], max_pool_options<MaxPool1d>(p)); }, pool1d));
+    c.push_back(twice("max_pool2d", 1, false,
+                      [](auto& in, auto& p) { return max_pool2d(in[0], max_pool_options<MaxPool2d>(p)); }, pool2d));
     c.push_back(twice("max_pool1d_with_indices", 1, false,
-                      [](auto& in, auto& p) { return max_pool1d_with_indices(in[0], max_pool1d_options(p)).output; }, pool1d));
+                      [](auto& in, auto& p) {
+                        return max_pool1d_with_indices(in[0], max_pool_options<MaxPool1d>(p)).output;
+                      },
+                      pool1d));
     c.push_back(twice("max_pool2d_with_indices", 1, false,
-                      [](auto& in, auto& p) { return max_pool2d_with_indices(in[0], max_pool2d_options(p)).output; }, pool2d));
-    c.push_back(twice("avg_pool1d", 1, true, [](auto& in, auto& p) { return avg_pool1d(in[0], avg_pool1d_options(p)); }, pool1d));
-    c.push_back(twice("avg_pool2d", 1, true, [](auto& in, auto& p) { return avg_pool2d(in[0], avg_pool2d_options(p)); }, pool2d));
+                      [](auto& in, auto& p) {
+                        return max_pool2d_with_indices(in[0], max_pool_options<MaxPool2d>(p)).output;
+                      },
+                      pool2d));
+    c.push_back(twice("avg_pool1d", 1, true,
+                      [](auto& in, auto& p) { return avg_pool1d(in[0], avg_pool_options<AvgPool1dOptions>(p)); },
+                      pool1d));
+    c.push_back(twice("avg_pool2d", 1, true,
+                      [](auto& in, auto& p) { return avg_pool2d(in[0], avg_pool_options<AvgPool2dOptions>(p)); },
+                      pool2d));
     const S adaptive = {shapes({{1, 2, 5, 4}}, with([](Params& p) { p.axis = 2, p.axis2 = 3; }))};
     c.push_back(twice("adaptive_avg_pool2d", 1, true,
                       [](auto& in, auto& p) { return adaptive_avg_pool2d(in[0], adaptive_size(p)); }, adaptive));
     c.push_back(twice("adaptive_max_pool2d", 1, false,
                       [](auto& in, auto& p) { return adaptive_max_pool2d(in[0], adaptive_size(p)); }, adaptive));
     c.push_back(twice("adaptive_max_pool2d_with_indices", 1, false,
-                      [](auto& in, auto& p) { return adaptive_max_pool2d_with_indices(in[0], adaptive_size(p)).output; },
+                      [](auto& in, auto& p) {
+                        return adaptive_max_pool2d_with_indices(in[0], adaptive_size(p)).output;
+                      },
                       adaptive));
 
     // ---- factories (variable.hpp): not ops (no tape node, no derivative), fuzzed all the same --
