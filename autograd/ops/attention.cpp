@@ -15,7 +15,7 @@
 #include "../kernels/softmax_rows.hpp"
 #include "reduce.hpp"
 #include "shape.hpp"
-#include "ops.def"
+#include "instantiate.hpp"
 #include "detail/derivatives.hpp"
 
 namespace tg {
@@ -222,6 +222,6 @@ Variable<T> head_attention_weights(const Variable<T>& x, const Variable<T>& y, s
   return make_op<T>(op, std::move(value), {x, y}, std::move(derivative));
 }
 
-TG_INSTANTIATE_OPS(TG_ATTENTION_OPS)
+TG_INSTANTIATE_OPS(head_scores, head_mix, attention_softmax, head_attention_weights)
 
 }  // namespace tg

@@ -12,7 +12,7 @@
 #include "../kernels/im2col.hpp"
 #include "../core/detail/parallel.hpp"
 #include "reduce.hpp"
-#include "ops.def"
+#include "instantiate.hpp"
 
 namespace tg {
 
@@ -516,6 +516,6 @@ Variable<T> fold(const Variable<T>& input, const Size2& output_size, const Unfol
   return fold_batch(input, p, in[0]);
 }
 
-TG_INSTANTIATE_OPS(TG_CONV_OPS)
+TG_INSTANTIATE_OPS(conv1d, conv2d, conv_transpose1d, conv_transpose2d, unfold, fold)
 
 }  // namespace tg

@@ -10,7 +10,7 @@
 #include "../kernels/loops.hpp"
 #include "../kernels/vector_math.hpp"
 #include "shape.hpp"
-#include "ops.def"
+#include "instantiate.hpp"
 #include "detail/derivatives.hpp"
 
 namespace tg {
@@ -389,6 +389,10 @@ TG_COMPARISON(eq, u == v)
 TG_COMPARISON(ne, u != v)
 #undef TG_COMPARISON
 
-TG_INSTANTIATE_OPS(TG_ELEMENTWISE_OPS)
+TG_INSTANTIATE_OPS(add, sub, mul, div, neg, add_scalar, mul_scalar, reciprocal, exp, log, sqrt, erf, abs, sin,
+                   cos, sign, tanh, sigmoid, relu, leaky_relu, elu, softplus, clamp, maximum, minimum, where,
+                   lt, le, gt, ge, eq, ne)
+TG_INSTANTIATE_OVERLOAD(pow, Variable<T>(const Variable<T>&, Scalar<T>))
+TG_INSTANTIATE_OVERLOAD(pow, Variable<T>(const Variable<T>&, const Variable<T>&))
 
 }  // namespace tg

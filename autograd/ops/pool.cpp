@@ -14,7 +14,7 @@
 #include "../core/detail/buffers.hpp"
 #include "../core/detail/numel.hpp"
 #include "../core/detail/parallel.hpp"
-#include "ops.def"
+#include "instantiate.hpp"
 
 namespace tg {
 
@@ -485,6 +485,7 @@ Variable<T> adaptive_max_pool2d(const Variable<T>& input, const Size2& output_si
   return max_pool("adaptive_max_pool2d", input, adaptive("adaptive_max_pool2d", input.shape(), output_size));
 }
 
-TG_INSTANTIATE_OPS(TG_POOL_OPS)
+TG_INSTANTIATE_OPS(max_pool1d, max_pool2d, max_pool1d_with_indices, max_pool2d_with_indices, avg_pool1d,
+                   avg_pool2d, adaptive_avg_pool2d, adaptive_max_pool2d, adaptive_max_pool2d_with_indices)
 
 }  // namespace tg

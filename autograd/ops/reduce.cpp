@@ -12,7 +12,7 @@
 #include "../kernels/softmax_rows.hpp"
 #include "../kernels/vector_math.hpp"
 #include "shape.hpp"
-#include "ops.def"
+#include "instantiate.hpp"
 #include "detail/derivatives.hpp"
 
 namespace tg {
@@ -266,6 +266,7 @@ Variable<T> log_softmax(const Variable<T>& x, std::int64_t axis) {
                     });
 }
 
-TG_INSTANTIATE_OPS(TG_REDUCE_OPS)
+TG_INSTANTIATE_OPS(sum, mean, max, min, logsumexp, norm, argmax, argmin, softmax, log_softmax,
+                   softmax_backward)
 
 }  // namespace tg

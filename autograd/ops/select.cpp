@@ -9,7 +9,7 @@
 #include "detail/derivatives.hpp"
 #include "select.hpp"
 #include "shape.hpp"
-#include "ops.def"
+#include "instantiate.hpp"
 
 namespace tg {
 
@@ -378,6 +378,9 @@ Variable<T> one_hot(const IndexArray& labels, std::int64_t num_classes) {
   return Variable<T>(std::move(out));
 }
 
-TG_INSTANTIATE_OPS(TG_SELECT_OPS)
+TG_INSTANTIATE_OPS(narrow, slice, index_select, gather, scatter_add, split, one_hot)
+// concat and stack: the std::vector forms (the initializer_list ones are inline in select.hpp)
+TG_INSTANTIATE_OVERLOAD(concat, Variable<T>(const std::vector<Variable<T>>&, std::int64_t))
+TG_INSTANTIATE_OVERLOAD(stack, Variable<T>(const std::vector<Variable<T>>&, std::int64_t))
 
 }  // namespace tg

@@ -9,7 +9,7 @@
 
 #include "../core/axes.hpp"
 #include "../kernels/loops.hpp"
-#include "ops.def"
+#include "instantiate.hpp"
 #include "detail/derivatives.hpp"
 
 namespace tg {
@@ -243,6 +243,6 @@ Variable<T> unsqueeze(const Variable<T>& x, std::int64_t axis) {
   return reshape_to(x, shape);
 }
 
-TG_INSTANTIATE_OPS(TG_SHAPE_OPS)
+TG_INSTANTIATE_OPS(reshape, expand, sum_to, permute, transpose, flatten, squeeze, unsqueeze)
 
 }  // namespace tg
