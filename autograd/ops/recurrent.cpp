@@ -164,18 +164,46 @@ struct Hidden {
   std::size_t H;
 };
 
+/// An LSTM op's value: out[..., j] = value(row of gates [..., 4H], state[..., j], j), one
+/// vectorised loop per row.
+template <class T, class Value>
+xt::xarray<T> lstm_rows_value(const Variable<T>& gates, const Variable<T>& state, std::size_t H, Value value) {
+  xt::xarray<T> out = xt::empty<T>(state.shape());
+  for_each_row(state.numel(), H, [&](std::size_t r) {
+    const T* gi = gates.value().data() + r * 4 * H;
+    const T* pc = state.value().data() + r * H;
+    T* po = out.data() + r * H;
+#pragma omp simd
+    for (std::size_t j = 0; j < H; ++j) po[j] = value(gi, pc[j], j);
+  });
+  return out;
+}
+
+/// An LSTM op's raw derivative in its inputs (gates [..., 4H], state [..., H]): per element,
+/// grads(row of gates, state[..., j], g[..., j], row of dgates, j) writes the row's four gate
+/// gradients at j and returns the state's.
+template <class T, class RowGrads>
+Grads<T> lstm_rows_backward(const GradContext<T>& ctx, std::size_t H, RowGrads grads) {
+  xt::xarray<T> dgates = xt::empty<T>(ctx.in[0].shape()), dstate = xt::empty<T>(ctx.in[1].shape());
+  for_each_row(dstate.size(), H, [&](std::size_t r) {
+    const T* gi = ctx.in[0].value().data() + r * 4 * H;
+    const T* pc = ctx.in[1].value().data() + r * H;
+    const T* pg = ctx.grad.value().data() + r * H;
+    T* dg = dgates.data() + r * 4 * H;
+    T* ds = dstate.data() + r * H;
+#pragma omp simd
+    for (std::size_t j = 0; j < H; ++j) ds[j] = grads(gi, pc[j], pg[j], dg, j);
+  });
+  return {Variable<T>(std::move(dgates)), Variable<T>(std::move(dstate))};
+}
+
 }  // namespace
 
 template <class T>
 Variable<T> lstm_cell_state(const Variable<T>& gates, const Variable<T>& c) {
   const std::size_t H = check_gates("lstm_cell_state", gates, 4, c, "c");
-  xt::xarray<T> out = xt::empty<T>(c.shape());
-  for_each_row(c.numel(), H, [&](std::size_t r) {
-    const T* gi = gates.value().data() + r * 4 * H;
-    const T* pc = c.value().data() + r * H;
-    T* po = out.data() + r * H;
-#pragma omp simd
-    for (std::size_t j = 0; j < H; ++j) po[j] = lstm_state_value(pc[j], gi[j], gi[H + j], gi[2 * H + j]);
+  auto out = lstm_rows_value(gates, c, H, [H](const T* gi, T c, std::size_t j) {
+    return lstm_state_value(c, gi[j], gi[H + j], gi[2 * H + j]);
   });
   return detail::make_fused_op<T>(
       "lstm_cell_state", std::move(out), {gates, c}, Hidden{H},
@@ -186,38 +214,21 @@ Variable<T> lstm_cell_state(const Variable<T>& gates, const Variable<T>& c) {
       },
       [](const GradContext<T>& ctx, Hidden s) -> Grads<T> {
         const std::size_t H = s.H;
-        xt::xarray<T> dgates = xt::empty<T>(ctx.in[0].shape()), dc = xt::empty<T>(ctx.in[1].shape());
-        for_each_row(dc.size(), H, [&](std::size_t r) {
-          const T* gi = ctx.in[0].value().data() + r * 4 * H;
-          const T* pc = ctx.in[1].value().data() + r * H;
-          const T* pg = ctx.grad.value().data() + r * H;
-          T* dg = dgates.data() + r * 4 * H;
-          T* pdc = dc.data() + r * H;
-#pragma omp simd
-          for (std::size_t j = 0; j < H; ++j) {
-            const auto d = lstm_state_backward(pg[j], pc[j], gi[j], gi[H + j], gi[2 * H + j]);
-            dg[j] = d.i_pre;
-            dg[H + j] = d.f_pre;
-            dg[2 * H + j] = d.g_pre;
-            dg[3 * H + j] = T(0);
-            pdc[j] = d.c;
-          }
+        return lstm_rows_backward(ctx, H, [H](const T* gi, T c, T g, T* dg, std::size_t j) {
+          const auto d = lstm_state_backward(g, c, gi[j], gi[H + j], gi[2 * H + j]);
+          dg[j] = d.i_pre;
+          dg[H + j] = d.f_pre;
+          dg[2 * H + j] = d.g_pre;
+          dg[3 * H + j] = T(0);
+          return d.c;
         });
-        return {Variable<T>(std::move(dgates)), Variable<T>(std::move(dc))};
       });
 }
 
 template <class T>
 Variable<T> lstm_cell_output(const Variable<T>& gates, const Variable<T>& c_next) {
   const std::size_t H = check_gates("lstm_cell_output", gates, 4, c_next, "c'");
-  xt::xarray<T> out = xt::empty<T>(c_next.shape());
-  for_each_row(c_next.numel(), H, [&](std::size_t r) {
-    const T* gi = gates.value().data() + r * 4 * H;
-    const T* pc = c_next.value().data() + r * H;
-    T* po = out.data() + r * H;
-#pragma omp simd
-    for (std::size_t j = 0; j < H; ++j) po[j] = lstm_output_value(gi[3 * H + j], pc[j]);
-  });
+  auto out = lstm_rows_value(gates, c_next, H, [H](const T* gi, T c, std::size_t j) { return lstm_output_value(gi[3 * H + j], c); });
   return detail::make_fused_op<T>(
       "lstm_cell_output", std::move(out), {gates, c_next}, Hidden{H},
       [](const GradContext<T>& ctx, Hidden s) -> Grads<T> {
@@ -227,22 +238,12 @@ Variable<T> lstm_cell_output(const Variable<T>& gates, const Variable<T>& c_next
       },
       [](const GradContext<T>& ctx, Hidden s) -> Grads<T> {
         const std::size_t H = s.H;
-        xt::xarray<T> dgates = xt::empty<T>(ctx.in[0].shape()), dc = xt::empty<T>(ctx.in[1].shape());
-        for_each_row(dc.size(), H, [&](std::size_t r) {
-          const T* gi = ctx.in[0].value().data() + r * 4 * H;
-          const T* pc = ctx.in[1].value().data() + r * H;
-          const T* pg = ctx.grad.value().data() + r * H;
-          T* dg = dgates.data() + r * 4 * H;
-          T* pdc = dc.data() + r * H;
-          std::fill_n(dg, 3 * H, T(0));
-#pragma omp simd
-          for (std::size_t j = 0; j < H; ++j) {
-            const auto d = lstm_output_backward(pg[j], gi[3 * H + j], pc[j]);
-            dg[3 * H + j] = d.o_pre;
-            pdc[j] = d.c_next;
-          }
+        return lstm_rows_backward(ctx, H, [H](const T* gi, T c, T g, T* dg, std::size_t j) {
+          const auto d = lstm_output_backward(g, gi[3 * H + j], c);
+          dg[j] = dg[H + j] = dg[2 * H + j] = T(0);
+          dg[3 * H + j] = d.o_pre;
+          return d.c_next;
         });
-        return {Variable<T>(std::move(dgates)), Variable<T>(std::move(dc))};
       });
 }
 
