@@ -37,8 +37,8 @@ struct BatchNormOptions {
   bool track_running_stats = true;  // keep running_mean / running_var buffers for eval()
 };
 
-/// Batch normalisation per channel C of [N, C, ...] over the other axes: N = 1 takes [N, C] or
-/// [N, C, L] (BatchNorm1d), N = 2 takes [N, C, H, W] (BatchNorm2d). In training, the batch's
+/// Batch normalisation per channel C of [N, C, ...] over the other axes: BatchNormNd<T, 1> takes
+/// [N, C] or [N, C, L] (BatchNorm1d), BatchNormNd<T, 2> [N, C, H, W] (BatchNorm2d). In training, the batch's
 /// mean and biased variance normalise, and the running statistics (buffers running_mean,
 /// init 0, and running_var, init 1) move towards the batch mean and the *unbiased* batch
 /// variance (as PyTorch). In eval() the running statistics normalise instead.
