@@ -17,6 +17,22 @@ namespace tg {
 
 namespace {
 
+// The pointwise part of both ops' input gradient, written once for numbers (the loops) and for
+// Variables (the ops form, where the means are reductions kept as size-1 axes).
+
+/// The standardised input xhat = (x - mean) inv, inv = 1 / sqrt(var + eps).
+template <class V>
+inline V standardized(const V& x, const V& mean, const V& inv) {
+  return (x - mean) * inv;
+}
+
+/// dx = scale (gy - mean(gy) - xhat mean(gy xhat)) for gy, the gradient at xhat (g weight for
+/// layer_norm, whose scale is inv; g for batch_norm, whose scale is weight inv).
+template <class V>
+inline V normalized_input_grad(const V& scale, const V& gy, const V& mean_gy, const V& xhat, const V& mean_gy_xhat) {
+  return scale * (gy - mean_gy - xhat * mean_gy_xhat);
+}
+
 /// What layer_norm's derivative reads: rows of d values, normalised over `axes`, and each row's
 /// mean and 1 / sqrt(var + eps) from the forward pass.
 template <class T>
@@ -28,15 +44,15 @@ struct LayerRows {
 };
 
 /// dx = inv (gy - mean(gy) - xhat mean(gy xhat)),  dweight = sum(g xhat),  dbias = sum(g),
-/// with xhat = (x - mean) inv and gy = g weight, in ops.
+/// with gy = g weight, in ops.
 template <class T>
 Grads<T> layer_norm_grads_in_ops(const GradContext<T>& c, const LayerRows<T>& s) {
   const Variable<T>&x = c.in[0], &w = c.in[1], &g = c.grad;
-  Variable<T> centred = x - mean(x, s.axes, true);
+  Variable<T> mu = mean(x, s.axes, true), centred = x - mu;
   Variable<T> inv = reciprocal(sqrt(mean(centred * centred, s.axes, true) + static_cast<T>(s.eps)));
-  Variable<T> xhat = centred * inv;
+  Variable<T> xhat = standardized(x, mu, inv);
   Variable<T> gy = g * w;
-  Variable<T> gx = c.needs(0) ? inv * (gy - mean(gy, s.axes, true) - xhat * mean(gy * xhat, s.axes, true)) : Variable<T>();
+  Variable<T> gx = c.needs(0) ? normalized_input_grad(inv, gy, mean(gy, s.axes, true), xhat, mean(gy * xhat, s.axes, true)) : Variable<T>();
   Variable<T> gw = c.needs(1) ? sum_to(g * xhat, w.shape()) : Variable<T>();
   Variable<T> gb = c.needs(2) ? sum_to(g, c.in[2].shape()) : Variable<T>();
   return {gx, gw, gb};
@@ -59,12 +75,12 @@ Grads<T> layer_norm_grads_raw(const GradContext<T>& c, const LayerRows<T>& s) {
         for (std::size_t i = 0; i < d; ++i) {
           const T gy = gr[i] * pw[i];
           sum_gy += gy;
-          sum_gyx += gy * (xr[i] - m) * inv;
+          sum_gyx += gy * standardized(xr[i], m, inv);
         }
         const T mean_gy = sum_gy / static_cast<T>(d), mean_gyx = sum_gyx / static_cast<T>(d);
         T* out = pgx + r * d;
 #pragma omp simd
-        for (std::size_t i = 0; i < d; ++i) out[i] = inv * (gr[i] * pw[i] - mean_gy - (xr[i] - m) * inv * mean_gyx);
+        for (std::size_t i = 0; i < d; ++i) out[i] = normalized_input_grad(inv, gr[i] * pw[i], mean_gy, standardized(xr[i], m, inv), mean_gyx);
       }
     });
     grads[0] = Variable<T>(std::move(gx));
@@ -76,7 +92,7 @@ Grads<T> layer_norm_grads_raw(const GradContext<T>& c, const LayerRows<T>& s) {
       const T *xr = px + r * d, *gr = pg + r * d, m = ps[2 * r], inv = ps[2 * r + 1];
 #pragma omp simd
       for (std::size_t i = 0; i < d; ++i) {
-        pgw[i] += gr[i] * (xr[i] - m) * inv;
+        pgw[i] += gr[i] * standardized(xr[i], m, inv);
         pgb[i] += gr[i];
       }
     }
@@ -111,10 +127,10 @@ Grads<T> batch_norm_grads_in_ops(const GradContext<T>& c, const BatchChannels<T>
   Axes axes{0};
   std::vector<std::int64_t> stat{1, static_cast<std::int64_t>(s.layout.channels)};
   for (std::size_t a = 2; a < x.dim(); ++a) axes.push_back(static_cast<std::int64_t>(a)), stat.push_back(1);
-  Variable<T> centred = x - mean(x, axes, true);
+  Variable<T> mu = mean(x, axes, true), centred = x - mu;
   Variable<T> inv = reciprocal(sqrt(mean(centred * centred, axes, true) + static_cast<T>(s.eps)));
-  Variable<T> xhat = centred * inv;
-  Variable<T> gx = c.needs(0) ? reshape(w, stat) * inv * (g - mean(g, axes, true) - xhat * mean(g * xhat, axes, true)) : Variable<T>();
+  Variable<T> xhat = standardized(x, mu, inv);
+  Variable<T> gx = c.needs(0) ? normalized_input_grad(reshape(w, stat) * inv, g, mean(g, axes, true), xhat, mean(g * xhat, axes, true)) : Variable<T>();
   Variable<T> gw = c.needs(1) ? sum(g * xhat, axes) : Variable<T>();
   Variable<T> gb = c.needs(2) ? sum(g, axes) : Variable<T>();
   return {gx, gw, gb};
@@ -136,14 +152,14 @@ Grads<T> batch_norm_grads_raw(const GradContext<T>& c, const BatchChannels<T>& s
     layout.for_each(ch, [&](std::size_t o, std::size_t n) {
       for (std::size_t i = 0; i < n; ++i) {
         sum_g += pg[o + i];
-        sum_gx += pg[o + i] * (px[o + i] - mu) * inv;
+        sum_gx += pg[o + i] * standardized(px[o + i], mu, inv);
       }
     });
     gw(ch) = static_cast<T>(sum_gx);
     gb(ch) = static_cast<T>(sum_g);
     const T k = c.in[1].value()(ch) * inv, mean_g = static_cast<T>(sum_g / M), mean_gx = static_cast<T>(sum_gx / M);
     layout.for_each(ch, [&](std::size_t o, std::size_t n) {
-      for (std::size_t i = 0; i < n; ++i) pgx[o + i] = k * (pg[o + i] - mean_g - (px[o + i] - mu) * inv * mean_gx);
+      for (std::size_t i = 0; i < n; ++i) pgx[o + i] = normalized_input_grad(k, pg[o + i], mean_g, standardized(px[o + i], mu, inv), mean_gx);
     });
   }
   return {c.needs(0) ? Variable<T>(std::move(gx)) : Variable<T>(), c.needs(1) ? Variable<T>(std::move(gw)) : Variable<T>(),
@@ -184,7 +200,7 @@ Variable<T> layer_norm(const Variable<T>& x, const Variable<T>& weight, const Va
       ps[2 * r + 1] = inv;
       T* yr = po + r * d;
 #pragma omp simd
-      for (std::size_t i = 0; i < d; ++i) yr[i] = (xr[i] - m) * inv * pw[i] + pb[i];
+      for (std::size_t i = 0; i < d; ++i) yr[i] = standardized(xr[i], m, inv) * pw[i] + pb[i];
     }
   });
   return detail::make_fused_op<T>("layer_norm", std::move(out), {x, weight, bias},
