@@ -31,6 +31,7 @@ inline T tanh(T v) {
   return std::tanh(v);
 }
 
+/// The number type of V: V itself, or T for Variable<T>.
 template <class V>
 struct element {
   using type = V;
@@ -40,6 +41,7 @@ struct element<Variable<T>> {
   using type = T;
 };
 
+/// 1 - x.
 template <class V>
 inline V one_minus(const V& x) {
   return typename element<V>::type(1) - x;
@@ -95,6 +97,12 @@ template <class V>
 struct GruInputs {
   V xr, xz, xn, hr, hz, hn, h;
 };
+/// Element j of a row's GRU inputs: px and ph are rows of xw and hw [3H], hv a row of h [H].
+template <class T>
+inline GruInputs<T> gru_inputs_at(const T* px, const T* ph, const T* hv, std::size_t H, std::size_t j) {
+  return {px[j], px[H + j], px[2 * H + j], ph[j], ph[H + j], ph[2 * H + j], hv[j]};
+}
+
 template <class V>
 struct GruGates {
   V r, z, n;
@@ -259,7 +267,7 @@ Variable<T> gru_cell(const Variable<T>& xw, const Variable<T>& hw, const Variabl
     const T* hv = h.value().data() + r * H;
     T* po = out.data() + r * H;
 #pragma omp simd
-    for (std::size_t j = 0; j < H; ++j) po[j] = gru_value<T>({px[j], px[H + j], px[2 * H + j], ph[j], ph[H + j], ph[2 * H + j], hv[j]});
+    for (std::size_t j = 0; j < H; ++j) po[j] = gru_value(gru_inputs_at(px, ph, hv, H, j));
   });
   return detail::make_fused_op<T>(
       "gru_cell", std::move(out), {xw, hw, h}, Hidden{H},
@@ -282,7 +290,7 @@ Variable<T> gru_cell(const Variable<T>& xw, const Variable<T>& hw, const Variabl
           T* pdh = dh.data() + r * H;
 #pragma omp simd
           for (std::size_t j = 0; j < H; ++j) {
-            const auto d = gru_backward<T>(pg[j], {px[j], px[H + j], px[2 * H + j], ph[j], ph[H + j], ph[2 * H + j], hv[j]});
+            const auto d = gru_backward(pg[j], gru_inputs_at(px, ph, hv, H, j));
             dx[j] = dhh[j] = d.r_pre;
             dx[H + j] = dhh[H + j] = d.z_pre;
             dx[2 * H + j] = d.xn;
