@@ -94,7 +94,7 @@ void max_2x2(const PoolWindows& w, const T* plane, T* out, Index* indices, std::
 /// max_value for MaxPool2d(2)'s windows: one plane at a time, no per-window bookkeeping.
 template <class T>
 void max_of_2x2_tiles(const xt::xarray<T>& x, const PoolWindows& w, xt::xarray<T>& out, IndexArray& indices) {
-  kernels::parallel_rows(w.planes, w.in_plane(), [&](std::size_t p0, std::size_t p1) {
+  detail::parallel_rows(w.planes, w.in_plane(), [&](std::size_t p0, std::size_t p1) {
     std::vector<std::int32_t> where(w.out_plane());
     for (std::size_t p = p0; p < p1; ++p)
       max_2x2(w, x.data() + p * w.in_plane(), out.data() + p * w.out_plane(), indices.data() + p * w.out_plane(), where.data());
