@@ -423,7 +423,8 @@ Variable<T> make_op(const char* op, xt::xarray<T>&& value, std::initializer_list
 }
 
 /// A new node holding a copy of x under the name op; d(out)/dx = identity (g passes through).
-/// The result of a public op that has nothing to do.
+/// The result of an op or layer that has nothing to do (reshape to the same shape, dropout with
+/// p = 0): a result is always its own variable, so naming or editing it never changes x.
 template <class T>
 Variable<T> copy_op(const char* op, const Variable<T>& x) {
   return make_op<T>(op, xt::xarray<T>(x.value()), {x}, [](const GradContext<T>& c) -> Grads<T> { return {c.grad}; });
