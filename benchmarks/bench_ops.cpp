@@ -1,5 +1,5 @@
 // Forward-vs-backward micro-benchmarks of the tape and the core ops (the workloads of
-// ../shared/BENCHMARKS.md: W1 tape overhead, W2 small tensors, the big elementwise,
+// benchmarks/README.md: W1 tape overhead, W2 small tensors, the big elementwise,
 // reduction, matmul and softmax ops, W3 the MLP with its loss, one Adam training step and
 // the same GEMMs on raw buffers (its floor), and W7 the raw sgemm ceiling).
 //
@@ -425,9 +425,8 @@ tg::IndexArray random_indices(const tg::Shape& shape, std::size_t classes, std::
   return index;
 }
 
-/// One row for each op of autograd/ops/ops.def that the workloads above do not already time,
-/// named by the op (the ctest bench_ops_covers_every_op checks that every op of ops.def names
-/// a row). Elementwise ops at [1M], reductions at [1024,1024], softmaxes at [256,1000] (a batch
+/// One row for each registered op that the workloads above do not already time, named by the
+/// op (test_op_catalogue checks that every op the library registers names a row). Elementwise ops at [1M], reductions at [1024,1024], softmaxes at [256,1000] (a batch
 /// of logits), the rest at the shapes of the layers that use them.
 void define_op_rows() {
   const tg::Shape big{1 << 20};

@@ -1,8 +1,10 @@
 #pragma once
 // Convolution layers: Conv1d, Conv2d, ConvTranspose2d, with PyTorch's shapes, defaults,
-// initialisation and parameter names (weight, bias), over the ops of autograd/ops/conv.hpp.
+// initialisation and parameter names (weight, bias), over the ops of autograd/ops/conv.hpp. Each
+// is a thin class over ConvNd<T, N> or ConvTransposeNd<T, N>, which hold the code.
 #include <cstddef>
 #include <string>
+#include <type_traits>
 
 #include "../autograd/ops/conv.hpp"
 #include "module.hpp"
@@ -28,26 +30,39 @@ struct ConvTransposeLayerOptions {
   SpatialSize<N> dilation = 1;
 };
 
-/// Conv1d / Conv2d (N = 1, 2): weight [out_channels, in_channels / groups, kernel...], bias
-/// [out_channels]. Init as PyTorch: weight kaiming_uniform_(a = sqrt(5)), i.e. U(-1/sqrt(fan_in),
-/// 1/sqrt(fan_in)) with fan_in = in_channels / groups * prod(kernel), and bias U(same bound).
-template <class T, std::size_t N>
-class ConvNd : public Module<T> {
+/// What ConvNd and ConvTransposeNd share: the channel counts, kernel and settings they were made
+/// with, and the parameters weight [rows, columns, kernel...] and bias [out_channels], initialised
+/// as PyTorch: kaiming_uniform_(a = sqrt(5)) on the weight, i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+/// with fan_in = columns * prod(kernel), and the bias U(same bound).
+template <class T, std::size_t N, class Options>
+class ConvLayerBase : public Module<T> {
  public:
-  ConvNd(std::size_t in_channels, std::size_t out_channels, SpatialSize<N> kernel_size, ConvLayerOptions<N> options = {});
-  Variable<T> forward(const Variable<T>& x) override;
-  std::string extra_repr() const override;
-
   std::size_t in_channels() const { return in_; }
   std::size_t out_channels() const { return out_; }
 
   Variable<T> weight;
   Variable<T> bias;  // undefined without one
 
- private:
+ protected:
+  /// A convolution's weight is [out, in / groups, kernel...], a transposed one's (its options
+  /// have output_padding) [in, out / groups, kernel...]: PyTorch's layouts.
+  static constexpr bool transposed = std::is_same_v<Options, ConvTransposeLayerOptions<N>>;
+  /// `layer` names the layer in errors.
+  ConvLayerBase(const char* layer, std::size_t in_channels, std::size_t out_channels, SpatialSize<N> kernel_size, Options options);
+
   std::size_t in_, out_;
   SpatialSize<N> kernel_;
-  ConvLayerOptions<N> options_;
+  Options options_;
+};
+
+/// Conv1d / Conv2d (N = 1, 2): weight [out_channels, in_channels / groups, kernel...], bias
+/// [out_channels]; fan_in = in_channels / groups * prod(kernel).
+template <class T, std::size_t N>
+class ConvNd : public ConvLayerBase<T, N, ConvLayerOptions<N>> {
+ public:
+  ConvNd(std::size_t in_channels, std::size_t out_channels, SpatialSize<N> kernel_size, ConvLayerOptions<N> options = {});
+  Variable<T> forward(const Variable<T>& x) override;
+  std::string extra_repr() const override;
 };
 
 /// Conv1d: input [N, C, L], weight [out_channels, in_channels / groups, K].
@@ -65,29 +80,38 @@ class Conv2d : public ConvNd<T, 2> {
       : ConvNd<T, 2>(in_channels, out_channels, kernel_size, options) {}
 };
 
-/// ConvTranspose2d: weight [in_channels, out_channels / groups, kH, kW] (PyTorch's layout), bias
-/// [out_channels]; output size (H - 1) stride - 2 padding + dilation (k - 1) + output_padding + 1.
-/// Init as PyTorch: kaiming_uniform_(a = sqrt(5)) with fan_in = out_channels / groups * kH kW.
-template <class T = float>
-class ConvTranspose2d : public Module<T> {
+/// ConvTranspose1d / ConvTranspose2d (N = 1, 2): weight [in_channels, out_channels / groups,
+/// kernel...] (PyTorch's layout), bias [out_channels]; output size per axis (H - 1) stride -
+/// 2 padding + dilation (k - 1) + output_padding + 1; fan_in = out_channels / groups * prod(kernel).
+template <class T, std::size_t N>
+class ConvTransposeNd : public ConvLayerBase<T, N, ConvTransposeLayerOptions<N>> {
  public:
-  ConvTranspose2d(std::size_t in_channels, std::size_t out_channels, Size2 kernel_size, ConvTransposeLayerOptions<2> options = {});
+  ConvTransposeNd(std::size_t in_channels, std::size_t out_channels, SpatialSize<N> kernel_size,
+                  ConvTransposeLayerOptions<N> options = {});
   Variable<T> forward(const Variable<T>& x) override;
   std::string extra_repr() const override;
-
-  Variable<T> weight;
-  Variable<T> bias;
-
- private:
-  std::size_t in_, out_;
-  Size2 kernel_;
-  ConvTransposeLayerOptions<2> options_;
 };
 
+/// ConvTranspose2d: input [N, C, H, W], weight [in_channels, out_channels / groups, kH, kW].
+template <class T = float>
+class ConvTranspose2d : public ConvTransposeNd<T, 2> {
+ public:
+  ConvTranspose2d(std::size_t in_channels, std::size_t out_channels, Size2 kernel_size, ConvTransposeLayerOptions<2> options = {})
+      : ConvTransposeNd<T, 2>(in_channels, out_channels, kernel_size, options) {}
+};
+
+extern template class ConvLayerBase<float, 1, ConvLayerOptions<1>>;
+extern template class ConvLayerBase<double, 1, ConvLayerOptions<1>>;
+extern template class ConvLayerBase<float, 2, ConvLayerOptions<2>>;
+extern template class ConvLayerBase<double, 2, ConvLayerOptions<2>>;
+extern template class ConvLayerBase<float, 2, ConvTransposeLayerOptions<2>>;
+extern template class ConvLayerBase<double, 2, ConvTransposeLayerOptions<2>>;
 extern template class ConvNd<float, 1>;
 extern template class ConvNd<double, 1>;
 extern template class ConvNd<float, 2>;
 extern template class ConvNd<double, 2>;
+extern template class ConvTransposeNd<float, 2>;
+extern template class ConvTransposeNd<double, 2>;
 extern template class ConvTranspose2d<float>;
 extern template class ConvTranspose2d<double>;
 

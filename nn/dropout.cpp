@@ -5,7 +5,6 @@
 #include <sstream>
 
 #include "../autograd/ops/elementwise.hpp"
-#include "../autograd/detail/shape_ops.hpp"
 
 namespace tg::nn {
 
@@ -39,7 +38,7 @@ template <class T>
 Variable<T> dropout(const Variable<T>& x, double p, bool training) {
   check_p("dropout", p);
   // nothing to drop, but a new node all the same: naming or editing the result leaves x alone
-  if (!training || p == 0) return detail::copy_op("dropout", x);
+  if (!training || p == 0) return copy_op("dropout", x);
   return x * Variable<T>(dropout_mask<T>(x.shape(), p));
 }
 
@@ -68,7 +67,7 @@ Dropout2d<T>::Dropout2d(double p) : p_(p) {
 template <class T>
 Variable<T> Dropout2d<T>::forward(const Variable<T>& x) {
   TG_CHECK(x.dim() == 3 || x.dim() == 4, "Dropout2d", "input " + shape_str(x.shape()) + " must be [N, C, H, W] or [C, H, W]");
-  if (!this->is_training() || p_ == 0) return detail::copy_op("dropout2d", x);
+  if (!this->is_training() || p_ == 0) return copy_op("dropout2d", x);
   Shape mask_shape(x.shape().begin(), x.shape().end() - 2);  // one draw per (sample,) channel
   mask_shape.push_back(1);
   mask_shape.push_back(1);

@@ -7,7 +7,7 @@
 // fan_in = in * prod(k), fan_out = out * prod(k). Fewer than 2 dimensions is an error.
 #include <cstddef>
 
-#include "../autograd/variable.hpp"
+#include "../autograd/core/variable.hpp"
 
 namespace tg::nn::init {
 

@@ -4,7 +4,7 @@
 // with integer targets [...] (for [N, C] and [N] this is PyTorch's layout).
 #include <vector>
 
-#include "../autograd/variable.hpp"
+#include "../autograd/core/variable.hpp"
 
 namespace tg::nn {
 

@@ -9,7 +9,7 @@
 #include "../autograd/ops/elementwise.hpp"
 #include "../autograd/ops/reduce.hpp"
 #include "../autograd/ops/shape.hpp"
-#include "../autograd/kernels/parallel.hpp"
+#include "../autograd/core/detail/parallel.hpp"
 
 namespace tg::nn {
 
@@ -41,7 +41,7 @@ Variable<T> layer_norm_affine(const Variable<T>& x, const Variable<T>& weight, c
   const T *px = x.value().data(), *pw = weight.value().data(), *pb = bias.value().data();
   T* po = out.data();
   T* ps = stats->data();
-  kernels::parallel_rows(rows, d, [&](std::size_t first, std::size_t last) {
+  detail::parallel_rows(rows, d, [&](std::size_t first, std::size_t last) {
     for (std::size_t r = first; r < last; ++r) {
       const T* xr = px + r * d;
       double sum = 0, squares = 0;  // in double: the variance of values far from 0 stays exact
@@ -77,7 +77,7 @@ Variable<T> layer_norm_affine(const Variable<T>& x, const Variable<T>& weight, c
     if (c.needs(0)) {
       xt::xarray<T> gx = xt::empty<T>(x.shape());
       T* pgx = gx.data();
-      kernels::parallel_rows(rows, d, [&](std::size_t first, std::size_t last) {
+      detail::parallel_rows(rows, d, [&](std::size_t first, std::size_t last) {
         for (std::size_t r = first; r < last; ++r) {
           const T *xr = px + r * d, *gr = pg + r * d, m = ps[2 * r], inv = ps[2 * r + 1];
           T sum_gy = 0, sum_gyx = 0;

@@ -26,6 +26,27 @@ struct LSTMState {
 
 // ---- cells: one time step; x is [batch, input_size] or [input_size] ---------------------------
 
+/// What the three cells share: weight_ih [G·H, in], weight_hh [G·H, H], bias_ih, bias_hh [G·H]
+/// (G gates: RNN 1, GRU 3, LSTM 4), all U(-1/sqrt(H), 1/sqrt(H)), and their sizes.
+template <class T>
+class RecurrentCellBase : public Module<T> {
+ public:
+  std::string extra_repr() const override;
+
+  Variable<T> weight_ih, weight_hh, bias_ih, bias_hh;  // biases undefined without bias
+
+ protected:
+  RecurrentCellBase(const char* name, std::size_t input_size, std::size_t hidden_size, std::size_t gates, bool bias);
+  /// Checks x ([batch, in] or [in]) and returns the shape of the state that goes with it.
+  Shape state_shape(const Variable<T>& x) const;
+  /// `state` checked against `shape`, or zeros where it is undefined.
+  Variable<T> state_or_zeros(const char* what, const Variable<T>& state, const Shape& shape, const Variable<T>& x) const;
+
+ private:
+  const char* name_;
+  std::size_t input_size_, hidden_size_;
+};
+
 struct RNNCellOptions {
   bool bias = true;
   Nonlinearity nonlinearity = Nonlinearity::tanh;
@@ -34,21 +55,18 @@ struct RNNCellOptions {
 /// h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh) (or relu). Parameters weight_ih [H, in],
 /// weight_hh [H, H], bias_ih, bias_hh [H], all U(-1/sqrt(H), 1/sqrt(H)).
 template <class T = float>
-class RNNCell : public Module<T> {
+class RNNCell : public RecurrentCellBase<T> {
  public:
   RNNCell(std::size_t input_size, std::size_t hidden_size, RNNCellOptions options = {});
   /// One step from h = 0.
-  Variable<T> forward(const Variable<T>& x) override;
+  Variable<T> forward(const Variable<T>& x) override { return forward(x, Variable<T>()); }
   /// One step from h ([batch, H], or [H] for an unbatched x).
   Variable<T> forward(const Variable<T>& x, const Variable<T>& h);
   using Module<T>::operator();
   Variable<T> operator()(const Variable<T>& x, const Variable<T>& h) { return forward(x, h); }
   std::string extra_repr() const override;
 
-  Variable<T> weight_ih, weight_hh, bias_ih, bias_hh;  // biases undefined without bias
-
  private:
-  std::size_t input_size_, hidden_size_;
   RNNCellOptions options_;
 };
 
@@ -59,21 +77,15 @@ struct LSTMCellOptions {
 /// gates = x W_ih^T + b_ih + h W_hh^T + b_hh split into i, f, g, o; c' = σ(f) c + σ(i) tanh(g),
 /// h' = σ(o) tanh(c'). weight_ih [4H, in], weight_hh [4H, H], biases [4H].
 template <class T = float>
-class LSTMCell : public Module<T> {
+class LSTMCell : public RecurrentCellBase<T> {
  public:
   LSTMCell(std::size_t input_size, std::size_t hidden_size, LSTMCellOptions options = {});
   /// One step from h = c = 0; returns h'.
-  Variable<T> forward(const Variable<T>& x) override;
+  Variable<T> forward(const Variable<T>& x) override { return forward(x, LSTMState<T>{}).h; }
   /// One step from the given state (undefined parts are zeros); returns {h', c'}.
   LSTMState<T> forward(const Variable<T>& x, const LSTMState<T>& state);
   using Module<T>::operator();
   LSTMState<T> operator()(const Variable<T>& x, const LSTMState<T>& state) { return forward(x, state); }
-  std::string extra_repr() const override;
-
-  Variable<T> weight_ih, weight_hh, bias_ih, bias_hh;
-
- private:
-  std::size_t input_size_, hidden_size_;
 };
 
 struct GRUCellOptions {
@@ -83,19 +95,13 @@ struct GRUCellOptions {
 /// r = σ(x W_ir^T + b_ir + h W_hr^T + b_hr), z likewise, n = tanh(x W_in^T + b_in + r (h W_hn^T + b_hn)),
 /// h' = (1 - z) n + z h. weight_ih [3H, in], weight_hh [3H, H] (rows r, z, n), biases [3H].
 template <class T = float>
-class GRUCell : public Module<T> {
+class GRUCell : public RecurrentCellBase<T> {
  public:
   GRUCell(std::size_t input_size, std::size_t hidden_size, GRUCellOptions options = {});
-  Variable<T> forward(const Variable<T>& x) override;
+  Variable<T> forward(const Variable<T>& x) override { return forward(x, Variable<T>()); }
   Variable<T> forward(const Variable<T>& x, const Variable<T>& h);
   using Module<T>::operator();
   Variable<T> operator()(const Variable<T>& x, const Variable<T>& h) { return forward(x, h); }
-  std::string extra_repr() const override;
-
-  Variable<T> weight_ih, weight_hh, bias_ih, bias_hh;
-
- private:
-  std::size_t input_size_, hidden_size_;
 };
 
 // ---- layers: whole sequences ---------------------------------------------------------------------
@@ -176,6 +182,36 @@ class RecurrentBase : public Module<T> {
   struct Weights {
     Variable<T> w_ih, w_hh, b_ih, b_hh, w_hr;
   };
+  /// One call's input laid out [time, batch, in], and what its steps need to know.
+  struct Sequence {
+    Variable<T> input;                 // [time, batch, in]
+    Shape given_shape;                 // the input as given, for error messages
+    std::size_t steps, batch;
+    bool unbatched;
+    std::vector<Variable<T>> running;  // per step: 0/1 column [batch, 1] where some sequence has ended, else undefined
+    Variable<T> zero;                  // what ended sequences output
+  };
+  /// The final h (and c) of every layer and direction, in slot order.
+  struct FinalStates {
+    std::vector<Variable<T>> h, c;
+  };
+
+  std::size_t directions() const { return config_.bidirectional ? 2 : 1; }
+  std::size_t output_size() const { return config_.proj_size > 0 ? config_.proj_size : config_.hidden_size; }
+  bool is_lstm() const { return config_.kind == RecurrentKind::lstm; }
+
+  Sequence time_major(const Variable<T>& input) const;
+  Variable<T> checked_initial_state(const Variable<T>& given, const char* what, std::size_t width, const Sequence& seq) const;
+  std::vector<Variable<T>> running_masks(const std::vector<std::size_t>& lengths, const Sequence& seq) const;
+  void check_lengths(const std::vector<std::size_t>& lengths, const Sequence& seq) const;
+  Variable<T> run_layer(const Variable<T>& rows, std::size_t layer, const Sequence& seq, const LSTMState<T>& initial,
+                        FinalStates& final_states) const;
+  Variable<T> run_direction(const Variable<T>& rows, std::size_t slot, bool reverse, const Sequence& seq,
+                            const LSTMState<T>& initial, FinalStates& final_states) const;
+  Variable<T> step(LSTMState<T>& state, const Variable<T>& xw, const Weights& w, const Sequence& seq, std::size_t t) const;
+  LSTMState<T> cell_step(const Variable<T>& xw, const LSTMState<T>& state, const Weights& w) const;
+  Result caller_layout(const Variable<T>& rows, const FinalStates& final_states, const Sequence& seq) const;
+
   const char* name_;
   RecurrentConfig config_;
   std::vector<Weights> weights_;  // layer-major, then direction
@@ -224,6 +260,8 @@ template <class T> LSTMState<T> detach_state(const LSTMState<T>& state);
 template <class T>
 std::vector<Variable<T>> time_chunks(const Variable<T>& sequence, std::size_t chunk, bool batch_first = false);
 
+extern template class RecurrentCellBase<float>;
+extern template class RecurrentCellBase<double>;
 extern template class RNNCell<float>;
 extern template class RNNCell<double>;
 extern template class LSTMCell<float>;

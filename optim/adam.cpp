@@ -25,10 +25,9 @@ enum class Decay { none, l2, decoupled };
 
 /// The per-element Adam update with every option fixed at compile time: no branch and no
 /// possible aliasing inside the loop, so it vectorises (with the options tested per element
-/// it stayed scalar: 1.7 ms for the 670k parameters of W3's MLP; vectorised 0.41 ms). Its
-/// divisions and square root bound it, so it is also cloned for AVX2 and AVX-512, picked at
-/// load time for the CPU (0.18 ms); fp-contract=off keeps FMA out of the clones, so every
-/// CPU rounds each step exactly as the portable build does.
+/// it stayed scalar, several times slower). Its divisions and square root bound it, so it is
+/// also cloned for AVX2 and AVX-512, picked at load time for the CPU; fp-contract=off keeps FMA
+/// out of the clones, so every CPU rounds each step exactly as the portable build does.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define TG_ADAM_CLONES __attribute__((target_clones("avx512f", "avx2", "default"), optimize("fp-contract=off")))
 #else

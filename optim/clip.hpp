@@ -5,7 +5,7 @@
 #include <limits>
 #include <vector>
 
-#include "../autograd/variable.hpp"
+#include "../autograd/core/variable.hpp"
 
 namespace tg::optim {
 

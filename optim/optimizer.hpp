@@ -15,8 +15,8 @@
 #include <utility>
 #include <vector>
 
-#include "../autograd/variable.hpp"
-#include "../autograd/serialize.hpp"
+#include "../autograd/core/variable.hpp"
+#include "../autograd/tools/serialize.hpp"
 
 namespace tg::optim {
 

@@ -7,8 +7,8 @@
 #include <climits>
 #include <string>
 
-#include "../error.hpp"
-#include "parallel.hpp"
+#include "../core/error.hpp"
+#include "../core/detail/parallel.hpp"
 
 namespace tg::kernels {
 
@@ -40,16 +40,16 @@ constexpr std::size_t split_align = 16;
 /// C = alpha op(A) op(B) + beta C on OpenBLAS's calling-thread path, split into one block of
 /// C's rows or columns (the longer side) per thread of tapegrad's pool when large enough. One
 /// pool computes: OpenBLAS's own threads, which spin in sched_yield for a while after every
-/// threaded call, took a core from the pool's element loops and convolutions (W4: a quarter of
-/// the samples in sched_yield), and splitting a GEMM into independent blocks loses little.
+/// threaded call, took a core from the pool's element loops and convolutions, and splitting a
+/// GEMM into independent blocks loses little.
 template <class T>
 void split_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda,
                 const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
   const int im = blas_int(m, m, n, k), in = blas_int(n, m, n, k), ik = blas_int(k, m, n, k);
   const int ilda = blas_int(lda, m, n, k), ildb = blas_int(ldb, m, n, k), ildc = blas_int(ldc, m, n, k);
   if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
-  const std::size_t threads = parallel_threads();
-  const bool split = threads > 1 && !inside_parallel_loop() && double(m) * double(n) * double(k) >= split_threshold;
+  const std::size_t threads = tg::detail::parallel_threads();
+  const bool split = threads > 1 && !tg::detail::inside_parallel_loop() && double(m) * double(n) * double(k) >= split_threshold;
   const bool by_columns = n >= m;
   const std::size_t side = by_columns ? n : m;
   const std::size_t blocks = split ? std::min(threads, (side + split_align - 1) / split_align) : 1;
@@ -57,7 +57,7 @@ void split_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, T
     blas_gemm(flag(ta), flag(tb), im, in, ik, alpha, a, ilda, b, ildb, beta, c, ildc);
     return;
   }
-  parallel_tasks(blocks, [&](std::size_t part) {
+  tg::detail::parallel_tasks(blocks, [&](std::size_t part) {
     const std::size_t units = (side + split_align - 1) / split_align;
     const std::size_t begin = std::min(side, units * part / blocks * split_align);
     const std::size_t end = std::min(side, units * (part + 1) / blocks * split_align);

@@ -1,8 +1,8 @@
 #pragma once
 // Array kernels shared by the op files (not installed as API): elementwise maps with NumPy
 // broadcasting, and reductions over a set of axes. Plain loops over contiguous row-major
-// data, which GCC vectorises; xtensor's lazy broadcasting and reductions measured several
-// times slower (../shared/XTENSOR.md).
+// data, which GCC vectorises; xtensor's lazy broadcasting and reductions are several times
+// slower (docs/design.md, "Working with xtensor").
 #include <algorithm>
 #include <array>
 #include <cstddef>
@@ -11,10 +11,9 @@
 
 #include <xtensor/xarray.hpp>
 
-#include "../variable.hpp"
-#include "../ops/shape.hpp"
-#include "../detail/buffers.hpp"
-#include "parallel.hpp"
+#include "../core/broadcast.hpp"
+#include "../core/detail/buffers.hpp"
+#include "../core/detail/parallel.hpp"
 
 namespace tg::kernels {
 
@@ -24,7 +23,7 @@ xt::xarray<T> map(const xt::xarray<T>& x, F f) {
   xt::xarray<T> out = tg::detail::empty_array<T>(x.shape());
   const T* px = x.data();
   T* po = out.data();
-  parallel_for(x.size(), [&](std::size_t begin, std::size_t end) {
+  tg::detail::parallel_for(x.size(), [&](std::size_t begin, std::size_t end) {
     for (std::size_t i = begin; i < end; ++i) po[i] = f(px[i]);
   });
   return out;
@@ -95,7 +94,7 @@ xt::xarray<T> map2(const char* op, const xt::xarray<T>& a, const xt::xarray<T>& 
     const T* pa = a.data();
     const T* pb = b.data();
     T* po = out.data();
-    parallel_for(a.size(), [&](std::size_t begin, std::size_t end) {
+    tg::detail::parallel_for(a.size(), [&](std::size_t begin, std::size_t end) {
       for (std::size_t i = begin; i < end; ++i) po[i] = f(pa[i], pb[i]);
     });
     return out;
@@ -211,9 +210,9 @@ xt::xarray<T> reduce(const xt::xarray<T>& x, const std::vector<std::size_t>& axe
 /// Folds a contiguous row with an associative, commutative f (sum, max, min) in 4 x 32 bytes
 /// of independent partial results. A plain `acc = f(acc, row[i])` loop is one long
 /// dependency chain that GCC may not reorder (floating-point addition is not associative),
-/// so it runs at one element per add latency; independent partials vectorise and overlap:
-/// a 1024x1024 float row sum went from 0.49 ms to 0.05 ms (and summing in partials is more
-/// accurate too). `init` is f's identity (0 for +, -inf for max).
+/// so it runs at one element per add latency; independent partials vectorise and overlap,
+/// many times faster on long rows, and summing in partials is more accurate too. `init` is
+/// f's identity (0 for +, -inf for max).
 template <class T, class F>
 struct partials_row {
   F f;
@@ -243,13 +242,6 @@ xt::xarray<T> reduce_associative(const xt::xarray<T>& x, const std::vector<std::
 template <class T>
 xt::xarray<T> sum(const xt::xarray<T>& x, const std::vector<std::size_t>& axes, bool keepdims) {
   return reduce_associative<T>(x, axes, keepdims, T(0), [](T acc, T v) { return acc + v; });
-}
-
-/// A kernel's result as a constant Variable, never differentiated: a mask or a derivative's
-/// fixed factor, such as relu's (x > 0).
-template <class T>
-Variable<T> constant(xt::xarray<T>&& a) {
-  return Variable<T>(std::move(a));
 }
 
 }  // namespace tg::kernels

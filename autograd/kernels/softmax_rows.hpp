@@ -2,19 +2,19 @@
 // Softmax and log-softmax along contiguous rows (the last axis): one pass for the max, one for
 // exp and the sum (vectorised through libmvec, vector_math.hpp), one to scale. The general
 // axis form goes through broadcast arrays of maxima and sums, three temporaries and five
-// passes: [64,128,128] floats took 2.1 ms forward that way.
+// passes over memory.
 // Internal to the library (not installed).
 #include <cmath>
 #include <cstddef>
 #include <limits>
 
-#include "parallel.hpp"
+#include "../core/detail/parallel.hpp"
 #include "vector_math.hpp"
 
 // The row kernels are cloned for AVX-512 and AVX2 and the widest the CPU runs is picked at load
 // time (GCC's target_clones, through glibc's ifunc): the library is built for baseline x86-64, so
-// libmvec's exp would otherwise run 4 lanes at a time. exp and sum of 1M floats measured 2.2 ms
-// (SSE), 0.95 ms (AVX2), 0.58 ms (AVX-512); W6's softmax is 1M floats each forward. Not under
+// libmvec's exp would otherwise run 4 lanes at a time, and exp dominates a row's softmax (W6's
+// attention takes one over 1M floats each forward). Not under
 // ThreadSanitizer: the ifunc resolvers run before its runtime is set up and every program
 // crashed at start.
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__) && !defined(__AVX2__) && \
@@ -70,7 +70,7 @@ TG_WIDEST_SIMD void log_softmax_row(const T* x, T* out, std::size_t n) {
 /// anywhere in a row makes the row NaN.
 template <class T>
 void softmax_rows(const T* x, T* out, std::size_t rows, std::size_t n, bool empty_rows_to_zero) {
-  parallel_rows(rows, n, [=](std::size_t first, std::size_t last) {
+  tg::detail::parallel_rows(rows, n, [=](std::size_t first, std::size_t last) {
     for (std::size_t r = first; r < last; ++r) softmax_row(x + r * n, out + r * n, n, empty_rows_to_zero);
   });
 }
@@ -79,7 +79,7 @@ void softmax_rows(const T* x, T* out, std::size_t rows, std::size_t n, bool empt
 /// values are small, so nothing is lost to rounding at |x| ~ 1000 (x - logsumexp would).
 template <class T>
 void log_softmax_rows(const T* x, T* out, std::size_t rows, std::size_t n) {
-  parallel_rows(rows, n, [=](std::size_t first, std::size_t last) {
+  tg::detail::parallel_rows(rows, n, [=](std::size_t first, std::size_t last) {
     for (std::size_t r = first; r < last; ++r) log_softmax_row(x + r * n, out + r * n, n);
   });
 }

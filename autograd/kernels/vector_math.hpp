@@ -1,8 +1,8 @@
 #pragma once
 // Lets GCC vectorise the elementwise loops that call exp, log, tanh, ... : it declares glibc's
 // libmvec variants of these functions (glibc >= 2.35, x86-64), which GCC then calls on 4 or 8
-// values at a time instead of one. Measured on 1M floats: tanh 14.8 -> 1.0 ms, exp 1.6 -> 0.6
-// ms. libmvec's results are within 4 ulp of the scalar functions; it comes with -lm.
+// values at a time instead of one, several times faster on long arrays (tanh most of all).
+// libmvec's results are within 4 ulp of the scalar functions; it comes with -lm.
 // Needs -fno-math-errno (set for the library): otherwise GCC keeps the scalar errno-setting calls.
 #include <cmath>
 

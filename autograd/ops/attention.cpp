@@ -11,12 +11,12 @@
 
 #include "../kernels/gemm.hpp"
 #include "../kernels/loops.hpp"
-#include "../kernels/parallel.hpp"
+#include "../core/detail/parallel.hpp"
 #include "../kernels/softmax_rows.hpp"
 #include "reduce.hpp"
 #include "shape.hpp"
-#include "ops.def"
-#include "../detail/shape_ops.hpp"
+#include "instantiate.hpp"
+#include "detail/derivatives.hpp"
 
 namespace tg {
 
@@ -51,7 +51,7 @@ void for_each_head(const char* op, std::size_t batch, std::size_t heads, std::in
                    Body&& body) {
   const std::size_t largest = std::max(gemm_sizes);
   kernels::check_gemm_sizes(op, largest, largest, largest);
-  kernels::parallel_tasks(batch * heads, [&](std::size_t task) { body(task / heads, task % heads); });
+  detail::parallel_tasks(batch * heads, [&](std::size_t task) { body(task / heads, task % heads); });
 }
 
 /// Does nothing to a finished block of scores (head_scores).
@@ -81,8 +81,8 @@ xt::xarray<T> head_scores_value(const char* op, const Variable<T>& x, const Vari
     } else {
       // y_h^T copied to [e, s] first: OpenBLAS 0.3.21 takes x y^T (a row-major "nt" GEMM) down its
       // general path, packing both operands and zeroing the block before the kernel, but x y^T
-      // with y^T given takes its small-matrix kernel; 128 x 128 x 32 measured 27 us that way
-      // against 20 us (with the copy's 16 KB staying in this thread's cache).
+      // with y^T given takes its small-matrix kernel, faster for one head's product even with
+      // the copy (its 16 KB stays in this thread's cache).
       thread_local std::vector<T> y_transposed;
       y_transposed.resize(e * s);
       const T* yh = py + b * vy.batch_stride + h * e;
@@ -222,6 +222,6 @@ Variable<T> head_attention_weights(const Variable<T>& x, const Variable<T>& y, s
   return make_op<T>(op, std::move(value), {x, y}, std::move(derivative));
 }
 
-TG_INSTANTIATE_OPS(TG_ATTENTION_OPS)
+TG_INSTANTIATE_OPS(head_scores, head_mix, attention_softmax, head_attention_weights)
 
 }  // namespace tg

@@ -7,7 +7,7 @@
 // general form on [..., L, E] tensors, is in nn/attention.hpp.
 #include <cstddef>
 
-#include "../variable.hpp"
+#include "../core/variable.hpp"
 #include "elementwise.hpp"
 
 namespace tg {

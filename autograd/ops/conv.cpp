@@ -6,13 +6,13 @@
 #include <algorithm>
 #include <vector>
 
-#include "../detail/buffers.hpp"
-#include "../detail/numel.hpp"
+#include "../core/detail/buffers.hpp"
+#include "../core/detail/numel.hpp"
 #include "../kernels/gemm.hpp"
 #include "../kernels/im2col.hpp"
-#include "../kernels/parallel.hpp"
+#include "../core/detail/parallel.hpp"
 #include "reduce.hpp"
-#include "ops.def"
+#include "instantiate.hpp"
 
 namespace tg {
 
@@ -42,11 +42,11 @@ T* scratch(std::size_t size) {
 /// How many ranges of samples a batch is split into: with several samples they are spread
 /// over the library's threads and every GEMM runs on its own thread, so one image's im2col,
 /// GEMM and bias stay in that core's cache and the work between GEMMs runs on both cores
-/// (W4, shared/BENCHMARKS.md: a GEMM per chunk of samples split over the threads left the
+/// (one GEMM per chunk of samples, itself split over the threads, would leave the
 /// work between GEMMs, im2col, copies and bias, on one core). One sample: one range, its
 /// GEMMs split over the threads.
 std::size_t sample_parts(const ConvShape& s) {
-  const std::size_t threads = kernels::parallel_threads();
+  const std::size_t threads = detail::parallel_threads();
   return threads == 1 ? std::min<std::size_t>(s.batch, 1) : std::min(s.batch, 4 * threads);
 }
 
@@ -58,7 +58,7 @@ void over_samples(const ConvShape& s, std::size_t parts, const char* op, Body&& 
     if (s.batch > 0) body(std::size_t(0), s.batch, std::size_t(0));
     return;
   }
-  kernels::parallel_tasks(parts, [&](std::size_t part) { body(s.batch * part / parts, s.batch * (part + 1) / parts, part); });
+  detail::parallel_tasks(parts, [&](std::size_t part) { body(s.batch * part / parts, s.batch * (part + 1) / parts, part); });
 }
 
 /// image[c, :] += bias[c] for an image of `channels` planes of `plane` values.
@@ -516,6 +516,6 @@ Variable<T> fold(const Variable<T>& input, const Size2& output_size, const Unfol
   return fold_batch(input, p, in[0]);
 }
 
-TG_INSTANTIATE_OPS(TG_CONV_OPS)
+TG_INSTANTIATE_OPS(conv1d, conv2d, conv_transpose1d, conv_transpose2d, unfold, fold)
 
 }  // namespace tg

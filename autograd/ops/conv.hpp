@@ -8,7 +8,7 @@
 #include <cstddef>
 #include <string_view>
 
-#include "../variable.hpp"
+#include "../core/variable.hpp"
 
 namespace tg {
 

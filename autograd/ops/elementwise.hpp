@@ -4,7 +4,7 @@
 // second derivatives.
 #include <type_traits>
 
-#include "../variable.hpp"
+#include "../core/variable.hpp"
 
 namespace tg {
 

@@ -1,6 +1,6 @@
 #pragma once
 // Matrix products through BLAS GEMM. Transposes are passed to GEMM as flags, never copied.
-#include "../variable.hpp"
+#include "../core/variable.hpp"
 
 namespace tg {
 

@@ -7,7 +7,7 @@
 #include "../kernels/vector_math.hpp"
 #include "elementwise.hpp"
 #include "select.hpp"
-#include "ops.def"
+#include "instantiate.hpp"
 
 namespace tg {
 
@@ -192,6 +192,6 @@ Variable<T> gru_cell(const Variable<T>& xw, const Variable<T>& hw, const Variabl
   });
 }
 
-TG_INSTANTIATE_OPS(TG_RECURRENT_OPS)
+TG_INSTANTIATE_OPS(lstm_cell_state, lstm_cell_output, gru_cell)
 
 }  // namespace tg

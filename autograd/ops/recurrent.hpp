@@ -4,7 +4,7 @@
 // result in one vectorised loop. Their derivatives are fused loops too when nothing records
 // them, and compositions of ops (narrow, sigmoid, tanh, concat, ...) under create_graph, so
 // second derivatives work; both forms are checked against each other in tests/test_rnn.cpp.
-#include "../variable.hpp"
+#include "../core/variable.hpp"
 
 namespace tg {
 

@@ -1,6 +1,6 @@
 #pragma once
 // Reductions over any set of axes ({} = all; negative axes allowed) and the softmax family.
-#include "../variable.hpp"
+#include "../core/variable.hpp"
 
 namespace tg {
 

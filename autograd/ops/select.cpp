@@ -5,11 +5,11 @@
 #include <numeric>
 #include <thread>
 
-#include "../axes.hpp"
-#include "../detail/shape_ops.hpp"
+#include "../core/axes.hpp"
+#include "detail/derivatives.hpp"
 #include "select.hpp"
 #include "shape.hpp"
-#include "ops.def"
+#include "instantiate.hpp"
 
 namespace tg {
 
@@ -173,7 +173,7 @@ Variable<T> narrow(const Variable<T>& x, std::int64_t axis, std::int64_t start, 
   TG_CHECK(length <= n - start, "narrow",
            "start " + std::to_string(given) + " + length " + std::to_string(length) + " exceeds axis " +
                std::to_string(axis) + " of size " + std::to_string(n) + " (shape " + shape_str(x.shape()) + ")");
-  if (start == 0 && length == n) return detail::copy_op("narrow", x);
+  if (start == 0 && length == n) return copy_op("narrow", x);
   const auto s = static_cast<std::size_t>(start), len = static_cast<std::size_t>(length);
   return make_op<T>("narrow", window_of(x.value(), a, s, len), {x}, [a, s](const GradContext<T>& c) -> Grads<T> {
     return {embed(c.grad, a, s, c.in[0].shape()[a])};
@@ -282,7 +282,7 @@ Variable<T> concat(const std::vector<Variable<T>>& xs, std::int64_t axis) {
              "shapes " + shape_str(first) + " and " + shape_str(x.shape()) + " differ outside axis " + std::to_string(axis));
     total += x.shape()[a];
   }
-  if (xs.size() == 1) return detail::copy_op("concat", xs[0]);
+  if (xs.size() == 1) return copy_op("concat", xs[0]);
   const AxisView v(first, a);
   xt::xarray<T> out = xt::empty<T>(with_axis(first, a, total));
   std::vector<std::int64_t> offsets;
@@ -378,6 +378,9 @@ Variable<T> one_hot(const IndexArray& labels, std::int64_t num_classes) {
   return Variable<T>(std::move(out));
 }
 
-TG_INSTANTIATE_OPS(TG_SELECT_OPS)
+TG_INSTANTIATE_OPS(narrow, slice, index_select, gather, scatter_add, split, one_hot)
+// concat and stack: the std::vector forms (the initializer_list ones are inline in select.hpp)
+TG_INSTANTIATE_OVERLOAD(concat, Variable<T>(const std::vector<Variable<T>>&, std::int64_t))
+TG_INSTANTIATE_OVERLOAD(stack, Variable<T>(const std::vector<Variable<T>>&, std::int64_t))
 
 }  // namespace tg

@@ -5,7 +5,7 @@
 #include <initializer_list>
 #include <vector>
 
-#include "../variable.hpp"
+#include "../core/variable.hpp"
 
 namespace tg {
 

@@ -2,14 +2,10 @@
 // Shape ops: the same numbers in another arrangement (reshape, broadcast, axes). Each one's
 // derivative is another shape op (reshape <-> reshape, expand <-> sum_to, permute <-> permute),
 // so they all differentiate twice. Picking and joining parts of tensors is in select.hpp.
-#include "../variable.hpp"
+#include "../core/broadcast.hpp"
+#include "../core/variable.hpp"
 
 namespace tg {
-
-/// The NumPy broadcast of two shapes; a tg::Error naming op when they do not broadcast.
-Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b);
-/// Does an array of `shape` broadcast to exactly `target` (NumPy's rules, one way)?
-bool broadcastable_to(const Shape& shape, const Shape& target);
 
 /// Same numbers, new shape; one entry may be -1 (inferred).
 template <class T> Variable<T> reshape(const Variable<T>& x, const std::vector<std::int64_t>& shape);

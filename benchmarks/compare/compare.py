@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Runs shared/BENCHMARKS.md's workloads for tapegrad and libtorch alternately, each in a process of
+"""Runs benchmarks/README.md's workloads for tapegrad and libtorch alternately, each in a process of
 its own, several runs, and prints one table (scripts/bench --compare calls this)."""
 import argparse
 import datetime
@@ -10,17 +10,19 @@ import subprocess
 import sys
 
 OPENMP_BLAS = "/usr/lib/x86_64-linux-gnu/openblas-openmp"
-# BENCHMARKS.md's tuning: glibc keeps freed memory instead of unmapping it every iteration. Both
-# sides run with it, so neither is charged page faults the other is spared.
+# benchmarks/README.md's tuning: glibc keeps freed memory instead of unmapping it every
+# iteration. Both sides run with it, so neither is charged page faults the other is spared.
 GLIBC_TUNABLES = "glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=1073741824"
 
 
 def side_env(side, threads):
     env = dict(os.environ)
+    side = "tapegrad" if side == "baseline" else side
     env.update(OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads), GLIBC_TUNABLES=GLIBC_TUNABLES)
     if side == "libtorch" and os.path.isdir(OPENMP_BLAS):
         # libtorch's OpenMP pool and a pthread OpenBLAS pool would fight over the cores: give
-        # libtorch the OpenMP build of OpenBLAS (libopenblas0-openmp), as BENCHMARKS.md tunes it.
+        # libtorch the OpenMP build of OpenBLAS (libopenblas0-openmp), as benchmarks/README.md
+        # tunes it.
         env["LD_LIBRARY_PATH"] = OPENMP_BLAS + ":" + env.get("LD_LIBRARY_PATH", "")
     return env
 
@@ -59,10 +61,17 @@ def main():
     ap.add_argument("--iters", type=int, default=30, help="timed iterations per round (default 30)")
     ap.add_argument("--warmup", type=int, default=5, help="untimed iterations first (default 5)")
     ap.add_argument("--threads", type=int, default=2, help="threads for both sides (default 2)")
+    ap.add_argument("--baseline", default="", metavar="BUILD",
+                    help="also run the tapegrad side of another build folder (an earlier commit's), "
+                         "alternating with this one: a change's speed before and after, in one run")
     args = ap.parse_args()
 
     programs = {side: os.path.join(args.build, "benchmarks", "compare", "compare_" + side)
                 for side in ("tapegrad", "libtorch")}
+    if args.baseline:
+        programs["baseline"] = os.path.join(args.baseline, "benchmarks", "compare", "compare_tapegrad")
+        if not os.access(programs["baseline"], os.X_OK):
+            sys.exit(f"compare: {programs['baseline']} is not built")
     sides = [side for side, program in programs.items() if os.access(program, os.X_OK)]
     if "tapegrad" not in sides:
         sys.exit(f"compare: {programs['tapegrad']} is not built")
@@ -126,6 +135,9 @@ def main():
     print()
     header = "| workload | tapegrad fwd / bwd ms | bwd/fwd |"
     rule = "|---|---|---|"
+    if "baseline" in sides:
+        header += " baseline fwd / bwd ms | this / baseline fwd+bwd |"
+        rule += "---|---|"
     if "libtorch" in sides:
         header += " libtorch fwd / bwd ms | bwd/fwd | speed-up | peak RSS above start, MiB (tapegrad / libtorch) |"
         rule += "---|---|---|---|"
@@ -145,12 +157,19 @@ def main():
             bwd = [float(r["bwd_ms"]) for r in runs]
             rss = [float(r["peak_rss_mib"]) - float(r["baseline_rss_mib"]) for r in runs]
             per_side[side] = (fwd, bwd, rss)
-        for side in sides:
+        for side in [s for s in sides if s != "baseline"]:
             if side in per_side:
                 fwd, bwd, _ = per_side[side]
                 row += [f"{span(fwd)} / {span(bwd)}", span([b / f for f, b in zip(fwd, bwd)])]
             else:
                 row += ["-", "-"]
+            if side == "tapegrad" and "baseline" in sides:
+                if "baseline" in per_side and "tapegrad" in per_side:
+                    b, t = per_side["baseline"], per_side["tapegrad"]
+                    ratios = [(tf + tb) / (bf + bb) for tf, tb, bf, bb in zip(t[0], t[1], b[0], b[1])]
+                    row += [f"{span(b[0])} / {span(b[1])}", span(ratios)]
+                else:
+                    row += ["-", "-"]
         if "libtorch" in sides:
             if len(per_side) == 2:
                 t, l = per_side["tapegrad"], per_side["libtorch"]
@@ -181,7 +200,8 @@ def main():
 
 def ceiling_efficiency(wanted, results, sides, sgemm, threads):
     """W3's GEMM work per second (forward + backward, the first layer has no input gradient) as a
-    share of the best raw sgemm rate at the same thread count in this run: BENCHMARKS.md's 90 % goal."""
+    share of the best raw sgemm rate at the same thread count in this run (the goal for W3 in
+    benchmarks/README.md)."""
     ceilings = [max(v) for (t, n), v in sgemm.items() if t == threads]
     if not ceilings:
         return

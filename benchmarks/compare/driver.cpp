@@ -144,7 +144,7 @@ void run_sgemm_mlp(int batch, int threads) {
 void usage() {
   std::cout << "usage: compare_" TG_COMPARE_SIDE " --list | --workload ID [--warmup N] [--iters N] [--rounds N]"
                " | --sgemm [--threads N] | --sgemm-mlp BATCH [--threads N]\n"
-               "  Times one workload of shared/BENCHMARKS.md on the " TG_COMPARE_SIDE " side and prints\n"
+               "  Times one workload (benchmarks/README.md) on the " TG_COMPARE_SIDE " side and prints\n"
                "  'result side=... id=... fwd_ms=... bwd_ms=... peak_rss_mib=...' (medians over rounds of the\n"
                "  median over iterations). scripts/bench --compare runs both sides and prints the table.\n";
 }

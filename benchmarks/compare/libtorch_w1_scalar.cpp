@@ -1,4 +1,4 @@
-// W1 (shared/BENCHMARKS.md), libtorch's side: the tape's own cost, 2,000 one-element ops.
+// W1 (benchmarks/README.md), libtorch's side: the tape's own cost, 2,000 one-element ops.
 #include <torch/torch.h>
 
 #include "workload.hpp"
@@ -6,14 +6,13 @@
 TG_COMPARE_WORKLOAD("W1", "scalar chain: x one element, 1,000 times y = y * 1.0001 + 0.0001 (2,000 ops)", [] {
   torch::Tensor x = torch::full({1}, 0.5, torch::requires_grad());
   return [=]() mutable {
-    bench::Stopwatch watch;
-    torch::Tensor y = x;
-    for (int i = 0; i < 1000; ++i) y = y * 1.0001 + 0.0001;
-    const double forward_ms = watch.lap_ms();
-    y.backward();
-    const double backward_ms = watch.lap_ms();
-    y = torch::Tensor();
-    x.mutable_grad().reset();  // as tapegrad's zero_grad: the next backward stores a fresh gradient
-    return bench::Timing{forward_ms, backward_ms};
+    return bench::timed_step(
+        [&] {
+          torch::Tensor y = x;
+          for (int i = 0; i < 1000; ++i) y = y * 1.0001 + 0.0001;
+          return y;
+        },
+        // as tapegrad's zero_grad: the next backward stores a fresh gradient
+        [&] { x.mutable_grad().reset(); });
   };
 });

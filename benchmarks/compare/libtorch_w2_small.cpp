@@ -1,4 +1,4 @@
-// W2 (shared/BENCHMARKS.md), libtorch's side: small tensors, 900 ops of [16].
+// W2 (benchmarks/README.md), libtorch's side: small tensors, 900 ops of [16].
 #include <torch/torch.h>
 
 #include "workload.hpp"
@@ -8,15 +8,14 @@ TG_COMPARE_WORKLOAD("W2", "small tensors: x, w, b of [16], 300 times y = tanh(y 
   torch::Tensor x = torch::randn({16}, torch::requires_grad()), w = torch::randn({16}, torch::requires_grad()),
                 b = torch::randn({16}, torch::requires_grad());
   return [=]() mutable {
-    bench::Stopwatch watch;
-    torch::Tensor y = x;
-    for (int i = 0; i < 300; ++i) y = torch::tanh(y * w + b);
-    torch::Tensor loss = y.sum();
-    const double forward_ms = watch.lap_ms();
-    loss.backward();
-    const double backward_ms = watch.lap_ms();
-    y = loss = torch::Tensor();
-    for (auto* v : {&x, &w, &b}) v->mutable_grad().reset();
-    return bench::Timing{forward_ms, backward_ms};
+    return bench::timed_step(
+        [&] {
+          torch::Tensor y = x;
+          for (int i = 0; i < 300; ++i) y = torch::tanh(y * w + b);
+          return y.sum();
+        },
+        [&] {
+          for (auto* v : {&x, &w, &b}) v->mutable_grad().reset();
+        });
   };
 });

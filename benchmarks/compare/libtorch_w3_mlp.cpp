@@ -1,4 +1,4 @@
-// W3 (shared/BENCHMARKS.md), libtorch's side: MLP 784-512-512-10 with ReLU, cross-entropy on random
+// W3 (benchmarks/README.md), libtorch's side: MLP 784-512-512-10 with ReLU, cross-entropy on random
 // labels, at batch 64 and 256. The input needs no gradient, as in training.
 #include <cstdint>
 
@@ -31,14 +31,11 @@ bench::Setup mlp(int64_t batch) {
     for (int64_t i = 0; i < batch; ++i)
       state = state * 6364136223846793005ull + 1442695040888963407ull, labels[i] = int64_t((state >> 33) % 10);
     return bench::Step([model, x, labels]() mutable {
-      bench::Stopwatch watch;
-      torch::Tensor loss = torch::nn::functional::cross_entropy(model->forward(x), labels);
-      const double forward_ms = watch.lap_ms();
-      loss.backward();
-      const double backward_ms = watch.lap_ms();
-      loss = torch::Tensor();
-      for (auto& p : model->parameters()) p.mutable_grad().reset();  // as tapegrad's zero_grad
-      return bench::Timing{forward_ms, backward_ms};
+      return bench::timed_step(
+          [&] { return torch::nn::functional::cross_entropy(model->forward(x), labels); },
+          [&] {
+            for (auto& p : model->parameters()) p.mutable_grad().reset();  // as tapegrad's zero_grad
+          });
     });
   };
 }

@@ -13,13 +13,7 @@ TG_COMPARE_WORKLOAD("W4", "CNN on [64,1,28,28]: conv 1->32 k3 p1, ReLU, maxpool 
                               nn::Linear(3136, 128), nn::ReLU(), nn::Linear(128, 10));
   const auto x = torch::randn({64, 1, 28, 28});
   const auto labels = torch::arange(64, torch::kLong).mul(7).remainder(10);
-  return [=]() mutable {
-    bench::Stopwatch watch;
-    auto loss = torch::nn::functional::cross_entropy(model->forward(x), labels);
-    const double forward_ms = watch.lap_ms();
-    loss.backward();
-    const double backward_ms = watch.lap_ms();
-    model->zero_grad();
-    return bench::Timing{forward_ms, backward_ms};
-  };
+  return bench::module_step(model, x, [labels](nn::Sequential& m, const torch::Tensor& in) {
+    return torch::nn::functional::cross_entropy(m->forward(in), labels);
+  });
 });

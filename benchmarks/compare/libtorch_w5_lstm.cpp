@@ -1,4 +1,4 @@
-// W5 (shared/BENCHMARKS.md) with libtorch's torch::nn::LSTM / GRU / RNN: 1 layer, input 64,
+// W5 (benchmarks/README.md) with libtorch's torch::nn::LSTM / GRU / RNN: 1 layer, input 64,
 // hidden 128, sequence 50, batch 32; loss = mean of the outputs squared.
 #include <torch/torch.h>
 
@@ -8,20 +8,12 @@ namespace {
 
 constexpr int64_t steps = 50, batch = 32, input = 64, hidden = 128;
 
+/// One timed iteration of a layer whose forward(input) returns (output sequence, state).
 template <class Layer>
 bench::Step recurrent_step(Layer layer) {
   torch::manual_seed(5);
-  torch::Tensor x = torch::randn({steps, batch, input});
-  return [layer, x]() mutable {
-    bench::Stopwatch watch;
-    torch::Tensor out = std::get<0>(layer->forward(x));
-    torch::Tensor loss = (out * out).mean();
-    const double forward_ms = watch.lap_ms();
-    loss.backward();
-    const double backward_ms = watch.lap_ms();
-    layer->zero_grad();
-    return bench::Timing{forward_ms, backward_ms};
-  };
+  return bench::mean_square_step(layer, torch::randn({steps, batch, input}),
+                                 [](Layer& m, const torch::Tensor& x) { return std::get<0>(m->forward(x)); });
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// W6 (shared/BENCHMARKS.md) with libtorch's torch::nn::MultiheadAttention: self-attention,
+// W6 (benchmarks/README.md) with libtorch's torch::nn::MultiheadAttention: self-attention,
 // batch 8, sequence 128, d_model 256, 8 heads, input and output projections, [L, B, E]; loss =
 // mean of the output squared (need_weights off, as tapegrad's side). W6-encoder: one
 // torch::nn::TransformerEncoderLayer (post-norm, ReLU, feed-forward 1024, dropout 0).
@@ -10,20 +10,11 @@ namespace {
 
 constexpr int64_t length = 128, batch = 8, d_model = 256, heads = 8, feedforward = 1024;
 
+/// One timed iteration of a module whose output is forward(module, x).
 template <class Forward, class Module>
 bench::Step attention_step(Module module, Forward forward) {
   torch::manual_seed(5);
-  torch::Tensor x = torch::randn({length, batch, d_model});
-  return [module, forward, x]() mutable {
-    bench::Stopwatch watch;
-    torch::Tensor out = forward(module, x);
-    torch::Tensor loss = (out * out).mean();
-    const double forward_ms = watch.lap_ms();
-    loss.backward();
-    const double backward_ms = watch.lap_ms();
-    module->zero_grad();
-    return bench::Timing{forward_ms, backward_ms};
-  };
+  return bench::mean_square_step(std::move(module), torch::randn({length, batch, d_model}), std::move(forward));
 }
 
 }  // namespace

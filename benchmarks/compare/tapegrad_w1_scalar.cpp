@@ -1,4 +1,4 @@
-// W1 (shared/BENCHMARKS.md), tapegrad's side: the tape's own cost, 2,000 one-element ops.
+// W1 (benchmarks/README.md), tapegrad's side: the tape's own cost, 2,000 one-element ops.
 #include <tapegrad/tapegrad.hpp>
 
 #include "workload.hpp"
@@ -6,14 +6,12 @@
 TG_COMPARE_WORKLOAD("W1", "scalar chain: x one element, 1,000 times y = y * 1.0001 + 0.0001 (2,000 ops)", [] {
   tg::Var x = tg::full<float>({1}, 0.5, true);
   return [=]() mutable {
-    bench::Stopwatch watch;
-    tg::Var y = x;
-    for (int i = 0; i < 1000; ++i) y = y * 1.0001f + 0.0001f;
-    const double forward_ms = watch.lap_ms();
-    y.backward();
-    const double backward_ms = watch.lap_ms();
-    y = tg::Var();
-    x.zero_grad();
-    return bench::Timing{forward_ms, backward_ms};
+    return bench::timed_step(
+        [&] {
+          tg::Var y = x;
+          for (int i = 0; i < 1000; ++i) y = y * 1.0001f + 0.0001f;
+          return y;
+        },
+        [&] { x.zero_grad(); });
   };
 });

@@ -1,4 +1,4 @@
-// W3 (shared/BENCHMARKS.md), tapegrad's side: MLP 784-512-512-10 with ReLU, cross-entropy on random
+// W3 (benchmarks/README.md), tapegrad's side: MLP 784-512-512-10 with ReLU, cross-entropy on random
 // labels, at batch 64 and 256. The input needs no gradient, as in training.
 #include <cstdint>
 #include <memory>
@@ -18,15 +18,8 @@ bench::Setup mlp(std::size_t batch) {
     tg::IndexArray labels = tg::IndexArray::from_shape({batch});
     std::uint64_t state = 12345;  // a fixed LCG, the same labels on both sides
     for (auto& l : labels) state = state * 6364136223846793005ull + 1442695040888963407ull, l = (state >> 33) % 10;
-    return bench::Step([model, x, labels]() {
-      bench::Stopwatch watch;
-      tg::Var loss = tg::nn::cross_entropy(model->forward(x), labels);
-      const double forward_ms = watch.lap_ms();
-      loss.backward();
-      const double backward_ms = watch.lap_ms();
-      loss = tg::Var();
-      model->zero_grad();
-      return bench::Timing{forward_ms, backward_ms};
+    return bench::module_step(model, x, [labels](auto& m, const tg::Var& in) {
+      return tg::nn::cross_entropy(m->forward(in), labels);
     });
   };
 }

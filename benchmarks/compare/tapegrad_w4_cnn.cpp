@@ -25,13 +25,7 @@ TG_COMPARE_WORKLOAD("W4", "CNN on [64,1,28,28]: conv 1->32 k3 p1, ReLU, maxpool 
   const tg::Var x = tg::randn<float>({64, 1, 28, 28});
   tg::IndexArray labels = xt::empty<tg::Index>(tg::Shape{64});
   for (std::size_t i = 0; i < 64; ++i) labels(i) = static_cast<tg::Index>((i * 7) % 10);
-  return [=]() mutable {
-    bench::Stopwatch watch;
-    tg::Var loss = nn::cross_entropy((*model)(x), labels);
-    const double forward_ms = watch.lap_ms();
-    loss.backward();
-    const double backward_ms = watch.lap_ms();
-    model->zero_grad();
-    return bench::Timing{forward_ms, backward_ms};
-  };
+  return bench::module_step(model, x, [labels](auto& m, const tg::Var& in) {
+    return nn::cross_entropy((*m)(in), labels);
+  });
 });

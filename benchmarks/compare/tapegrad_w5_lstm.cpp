@@ -1,4 +1,4 @@
-// W5 (shared/BENCHMARKS.md) with tapegrad's recurrent layers: 1 layer, input 64, hidden 128,
+// W5 (benchmarks/README.md) with tapegrad's recurrent layers: 1 layer, input 64, hidden 128,
 // sequence 50, batch 32; loss = mean of the outputs squared. W5-gru and W5-rnn: the same with
 // GRU and tanh RNN.
 #include <tapegrad/tapegrad.hpp>
@@ -13,17 +13,8 @@ constexpr std::size_t steps = 50, batch = 32, input = 64, hidden = 128;
 template <class Layer>
 bench::Step recurrent_step(std::shared_ptr<Layer> layer) {
   tg::manual_seed(5);
-  tg::Var x = tg::randn<float>({steps, batch, input});
-  return [layer, x]() mutable {
-    bench::Stopwatch watch;
-    tg::Var out = layer->forward(x);
-    tg::Var loss = tg::mean(out * out);
-    const double forward_ms = watch.lap_ms();
-    loss.backward();
-    const double backward_ms = watch.lap_ms();
-    layer->zero_grad();
-    return bench::Timing{forward_ms, backward_ms};
-  };
+  return bench::mean_square_step(layer, tg::randn<float>({steps, batch, input}),
+                                 [](auto& m, const tg::Var& x) { return m->forward(x); });
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// W6 (shared/BENCHMARKS.md) with tapegrad's nn::MultiheadAttention: self-attention, batch 8,
+// W6 (benchmarks/README.md) with tapegrad's nn::MultiheadAttention: self-attention, batch 8,
 // sequence 128, d_model 256, 8 heads, input and output projections, PyTorch's [L, B, E] layout;
 // loss = mean of the output squared. W6-encoder: one nn::TransformerEncoderLayer (post-norm,
 // ReLU, feed-forward 1024, dropout 0) on the same input.
@@ -14,17 +14,8 @@ constexpr std::size_t length = 128, batch = 8, d_model = 256, heads = 8, feedfor
 template <class Layer>
 bench::Step attention_step(std::shared_ptr<Layer> layer) {
   tg::manual_seed(5);
-  tg::Var x = tg::randn<float>({length, batch, d_model});
-  return [layer, x]() mutable {
-    bench::Stopwatch watch;
-    tg::Var out = layer->forward(x);
-    tg::Var loss = tg::mean(out * out);
-    const double forward_ms = watch.lap_ms();
-    loss.backward();
-    const double backward_ms = watch.lap_ms();
-    layer->zero_grad();
-    return bench::Timing{forward_ms, backward_ms};
-  };
+  return bench::mean_square_step(layer, tg::randn<float>({length, batch, d_model}),
+                                 [](auto& m, const tg::Var& x) { return m->forward(x); });
 }
 
 }  // namespace

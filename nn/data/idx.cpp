@@ -13,7 +13,7 @@
 #include <memory>
 #include <type_traits>
 
-#include "../../autograd/error.hpp"
+#include "../../autograd/core/error.hpp"
 
 namespace tg::data {
 

@@ -6,7 +6,7 @@
 #include <span>
 #include <vector>
 
-#include "../../autograd/variable.hpp"
+#include "../../autograd/core/variable.hpp"
 
 namespace tg::data {
 

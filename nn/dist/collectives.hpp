@@ -3,7 +3,7 @@
 // combine metrics (losses, counts) over the ranks.
 #include <span>
 
-#include "../../autograd/variable.hpp"
+#include "../../autograd/core/variable.hpp"
 #include "../module.hpp"
 
 namespace tg::dist {

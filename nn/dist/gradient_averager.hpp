@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "../../autograd/variable.hpp"
+#include "../../autograd/core/variable.hpp"
 #include "../module.hpp"
 
 namespace tg::dist {

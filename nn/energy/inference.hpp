@@ -7,7 +7,7 @@
 #include <optional>
 #include <vector>
 
-#include "../../autograd/variable.hpp"
+#include "../../autograd/core/variable.hpp"
 
 namespace tg::energy {
 

@@ -11,7 +11,6 @@
 #include "../../autograd/ops/reduce.hpp"
 #include "../../autograd/ops/select.hpp"
 #include "../../autograd/ops/shape.hpp"
-#include "../../autograd/detail/shape_ops.hpp"
 
 namespace tg::energy {
 
@@ -53,7 +52,7 @@ void check_pair(const char* op, const Variable<T>& e_correct, const Variable<T>&
 template <class T>
 Variable<T> energy_loss(const Variable<T>& e_correct) {
   TG_CHECK(e_correct.defined(), "energy_loss", "the energy is undefined");
-  return detail::copy_op("energy_loss", e_correct);  // its own node, as every result
+  return copy_op("energy_loss", e_correct);  // its own node, as every result
 }
 
 template <class T>

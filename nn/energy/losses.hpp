@@ -12,7 +12,7 @@
 // Inference: argmin over the energies for discrete Y (predict, here); gradient descent on chosen
 // variables with W fixed for continuous Y or latent Z (minimize_energy, in inference.hpp).
 #include "../../autograd/ops/elementwise.hpp"
-#include "../../autograd/variable.hpp"
+#include "../../autograd/core/variable.hpp"
 #include "../losses.hpp"
 
 namespace tg::energy {

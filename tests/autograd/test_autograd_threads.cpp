@@ -8,8 +8,8 @@
 #include <thread>
 #include <vector>
 
-#include <tapegrad/autograd/kernels/gemm.hpp>      // internal: the split GEMM
-#include <tapegrad/autograd/kernels/parallel.hpp>  // internal: the worker count
+#include <tapegrad/autograd/kernels/gemm.hpp>             // internal: the split GEMM
+#include <tapegrad/autograd/core/detail/parallel.hpp>  // internal: the worker count
 
 using namespace tg;
 
@@ -117,7 +117,7 @@ TEST_CASE("graphs built and freed on many threads at once") {
 }
 
 TEST_CASE("large elementwise ops split over the worker threads, also from several threads at once") {
-  // Above kernels::parallel_threshold (2^17 elements) maps, relu's backward and gradient
+  // Above detail::parallel_threshold (2^17 elements) maps, relu's backward and gradient
   // accumulation run in chunks on the library's workers; one loop at a time has them, the
   // others run on their own thread. Every element must come out as the serial loop computes it.
   const std::size_t n = (std::size_t(1) << 18) + 3;  // not a multiple of any chunk count
@@ -218,6 +218,6 @@ TEST_CASE("the library's worker threads follow TAPEGRAD_NUM_THREADS, else OPENBL
   const char* wanted = std::getenv("TAPEGRAD_NUM_THREADS");
   if (!wanted) wanted = std::getenv("OPENBLAS_NUM_THREADS");
   const std::size_t expected = wanted ? std::size_t(std::atoi(wanted)) : std::size_t(std::clamp(std::thread::hardware_concurrency(), 1u, 8u));
-  CHECK(tg::kernels::parallel_threads() == expected);
+  CHECK(tg::detail::parallel_threads() == expected);
   CHECK(tg::get_num_threads() == expected);
 }

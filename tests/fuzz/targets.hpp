@@ -21,6 +21,8 @@
 
 #include <tapegrad/tapegrad.hpp>
 
+#include "../ops/op_catalogue.hpp"
+
 namespace tg::fuzz {
 
 [[noreturn]] inline void finding(const std::string& what) {
@@ -114,110 +116,14 @@ inline void idx_one(const std::uint8_t* data, std::size_t size) {
 
 // ---- op sequences ----------------------------------------------------------------------------
 
-using D = Variable<double>;
+using catalogue::D;
+using catalogue::Params;
+using catalogue::to_shape;
+using OpEntry = catalogue::OpInfo;
 
-/// What one op call takes besides its input variables, decoded from the fuzzer's bytes.
-struct Params {
-  std::int64_t axis = 0, axis2 = 0, axis3 = 0;
-  Axes axes;
-  bool flag = false, flag2 = false;
-  double s = 0, s2 = 0;
-  std::vector<std::int64_t> sizes;
-  IndexArray index;
-};
-
-struct OpEntry {
-  const char* name;
-  std::size_t arity;
-  bool smooth;  // differentiable everywhere on the gradcheck inputs (positive values, no ties)
-  std::function<D(const std::vector<D>&, const Params&)> call;
-};
-
-inline Shape to_shape(const std::vector<std::int64_t>& sizes) {
-  Shape s;
-  for (auto v : sizes) s.push_back(static_cast<std::size_t>(v));
-  return s;
-}
-
-/// Every public op of autograd/ops (ops.def), as a function of its inputs and Params.
-inline const std::vector<OpEntry>& op_table() {
-  static const std::vector<OpEntry> table = {
-      {"add", 2, true, [](auto& in, auto&) { return in[0] + in[1]; }},
-      {"sub", 2, true, [](auto& in, auto&) { return in[0] - in[1]; }},
-      {"mul", 2, true, [](auto& in, auto&) { return in[0] * in[1]; }},
-      {"div", 2, true, [](auto& in, auto&) { return in[0] / in[1]; }},
-      {"neg", 1, true, [](auto& in, auto&) { return -in[0]; }},
-      {"add_scalar", 1, true, [](auto& in, auto& p) { return in[0] + p.s; }},
-      {"mul_scalar", 1, true, [](auto& in, auto& p) { return in[0] * p.s; }},
-      {"reciprocal", 1, true, [](auto& in, auto&) { return reciprocal(in[0]); }},
-      {"pow_scalar", 1, true, [](auto& in, auto& p) { return pow(in[0], p.s); }},
-      {"pow", 2, true, [](auto& in, auto&) { return pow(in[0], in[1]); }},
-      {"exp", 1, true, [](auto& in, auto&) { return exp(in[0]); }},
-      {"log", 1, true, [](auto& in, auto&) { return log(in[0]); }},
-      {"sqrt", 1, true, [](auto& in, auto&) { return sqrt(in[0]); }},
-      {"erf", 1, true, [](auto& in, auto&) { return erf(in[0]); }},
-      {"abs", 1, true, [](auto& in, auto&) { return abs(in[0]); }},
-      {"sin", 1, true, [](auto& in, auto&) { return sin(in[0]); }},
-      {"cos", 1, true, [](auto& in, auto&) { return cos(in[0]); }},
-      {"sign", 1, true, [](auto& in, auto&) { return sign(in[0]); }},
-      {"tanh", 1, true, [](auto& in, auto&) { return tanh(in[0]); }},
-      {"sigmoid", 1, true, [](auto& in, auto&) { return sigmoid(in[0]); }},
-      {"relu", 1, true, [](auto& in, auto&) { return relu(in[0]); }},
-      {"leaky_relu", 1, true, [](auto& in, auto& p) { return leaky_relu(in[0], p.s); }},
-      {"elu", 1, true, [](auto& in, auto& p) { return elu(in[0], p.s); }},
-      {"softplus", 1, true, [](auto& in, auto&) { return softplus(in[0]); }},
-      {"clamp", 1, false, [](auto& in, auto& p) { return clamp(in[0], p.s, p.s2); }},
-      {"maximum", 2, false, [](auto& in, auto&) { return maximum(in[0], in[1]); }},
-      {"minimum", 2, false, [](auto& in, auto&) { return minimum(in[0], in[1]); }},
-      {"where", 3, false, [](auto& in, auto&) { return where(in[0], in[1], in[2]); }},
-      {"lt", 2, false, [](auto& in, auto&) { return lt(in[0], in[1]); }},
-      {"le", 2, false, [](auto& in, auto&) { return le(in[0], in[1]); }},
-      {"gt", 2, false, [](auto& in, auto&) { return gt(in[0], in[1]); }},
-      {"ge", 2, false, [](auto& in, auto&) { return ge(in[0], in[1]); }},
-      {"eq", 2, false, [](auto& in, auto&) { return eq(in[0], in[1]); }},
-      {"ne", 2, false, [](auto& in, auto&) { return ne(in[0], in[1]); }},
-      {"sum", 1, true, [](auto& in, auto& p) { return sum(in[0], p.axes, p.flag); }},
-      {"mean", 1, true, [](auto& in, auto& p) { return mean(in[0], p.axes, p.flag); }},
-      {"max", 1, false, [](auto& in, auto& p) { return max(in[0], p.axes, p.flag); }},
-      {"min", 1, false, [](auto& in, auto& p) { return min(in[0], p.axes, p.flag); }},
-      {"logsumexp", 1, true, [](auto& in, auto& p) { return logsumexp(in[0], p.axes, p.flag); }},
-      {"norm", 1, true, [](auto& in, auto& p) { return norm(in[0], p.axes, p.flag); }},
-      {"argmax", 1, false,
-       [](auto& in, auto& p) { return D(xt::cast<double>(argmax(in[0], p.axis, p.flag))); }},
-      {"argmin", 1, false,
-       [](auto& in, auto& p) { return D(xt::cast<double>(argmin(in[0], p.axis, p.flag))); }},
-      {"softmax", 1, true, [](auto& in, auto& p) { return softmax(in[0], p.axis); }},
-      {"log_softmax", 1, true, [](auto& in, auto& p) { return log_softmax(in[0], p.axis); }},
-      {"reshape", 1, true, [](auto& in, auto& p) { return reshape(in[0], p.sizes); }},
-      {"expand", 1, true, [](auto& in, auto& p) { return expand(in[0], to_shape(p.sizes)); }},
-      {"sum_to", 1, true, [](auto& in, auto& p) { return sum_to(in[0], to_shape(p.sizes)); }},
-      {"permute", 1, true, [](auto& in, auto& p) { return permute(in[0], p.axes); }},
-      {"transpose", 1, true, [](auto& in, auto& p) { return transpose(in[0], p.axis, p.axis2); }},
-      {"flatten", 1, true, [](auto& in, auto& p) { return flatten(in[0], p.axis, p.axis2); }},
-      {"squeeze", 1, true, [](auto& in, auto& p) { return squeeze(in[0], p.axes); }},
-      {"unsqueeze", 1, true, [](auto& in, auto& p) { return unsqueeze(in[0], p.axis); }},
-      {"narrow", 1, true, [](auto& in, auto& p) { return narrow(in[0], p.axis, p.axis2, p.axis3); }},
-      {"slice", 1, true,
-       [](auto& in, auto& p) { return slice(in[0], p.axis, p.axis2, p.axis3, p.sizes.empty() ? 1 : p.sizes[0]); }},
-      {"index_select", 1, true, [](auto& in, auto& p) { return index_select(in[0], p.axis, p.index); }},
-      {"gather", 1, true, [](auto& in, auto& p) { return gather(in[0], p.axis, p.index); }},
-      {"scatter_add", 2, true, [](auto& in, auto& p) { return scatter_add(in[0], p.axis, p.index, in[1]); }},
-      {"concat", 2, true, [](auto& in, auto& p) { return concat(std::vector<D>{in[0], in[1]}, p.axis); }},
-      {"stack", 2, true, [](auto& in, auto& p) { return stack(std::vector<D>{in[0], in[1]}, p.axis); }},
-      {"split", 1, true,
-       [](auto& in, auto& p) {
-         auto parts = split(in[0], p.sizes, p.axis);
-         return parts.empty() ? sum(in[0]) : parts[static_cast<std::size_t>(p.axis2) % parts.size()];
-       }},
-      {"one_hot", 0, false, [](auto&, auto& p) { return one_hot<double>(p.index, p.axis); }},
-      {"matmul", 2, true,
-       [](auto& in, auto& p) { return matmul(in[0], in[1], {.transpose_a = p.flag, .transpose_b = p.flag2}); }},
-      {"zeros", 0, false, [](auto&, auto& p) { return zeros<double>(to_shape(p.sizes)); }},
-      {"full", 0, false, [](auto&, auto& p) { return full<double>(to_shape(p.sizes), p.s); }},
-      {"arange", 0, false, [](auto&, auto& p) { return arange<double>(p.s, p.s2, static_cast<double>(p.axis)); }},
-  };
-  return table;
-}
+/// Every public op (the op catalogue, tests/ops/op_catalogue.hpp, whose completeness
+/// test_op_catalogue checks against the library's registry) and the factories.
+inline const std::vector<OpEntry>& op_table() { return catalogue::op_catalogue(); }
 
 /// A number for a wild input: mostly small, often one of the values that break code.
 inline double wild_value(FuzzedDataProvider& p) {
@@ -290,18 +196,18 @@ inline D make_leaf(FuzzedDataProvider& p, bool wild) {
 
 /// Checks what a successful op returned: a defined variable whose backward (with a seed of
 /// ones) runs and leaves every leaf a gradient of its own shape.
-inline void check_backward(const char* op, const D& out, const std::vector<D>& leaves) {
-  if (!out.defined()) finding(std::string(op) + " returned an undefined variable");
-  if (out.value().size() != out.numel()) finding(std::string(op) + ": numel and size disagree");
+inline void check_backward(const std::string& op, const D& out, const std::vector<D>& leaves) {
+  if (!out.defined()) finding(op + " returned an undefined variable");
+  if (out.value().size() != out.numel()) finding(op + ": numel and size disagree");
   if (!out.requires_grad()) return;
   try {
     out.backward(ones_like(out), {.retain_graph = true});
   } catch (const std::exception& e) {
-    finding(std::string(op) + ": backward threw: " + e.what());
+    finding(op + ": backward threw: " + e.what());
   }
   for (const auto& leaf : leaves)
     if (leaf.has_grad() && leaf.grad().shape() != leaf.shape())
-      finding(std::string(op) + ": a gradient of shape " + shape_str(leaf.grad().shape()) + " for a leaf of shape " +
+      finding(op + ": a gradient of shape " + shape_str(leaf.grad().shape()) + " for a leaf of shape " +
               shape_str(leaf.shape()));
 }
 
@@ -330,7 +236,7 @@ inline void ops_one(const std::uint8_t* data, std::size_t size) {
     if (out.numel() > 64) return;
     const auto f = [&](const std::vector<D>& in) { return op.call(in, prm); };
     const auto r = gradcheck(f, leaves, {.eps = 1e-6, .atol = 1e-5, .rtol = 1e-3, .raise_exception = false});
-    if (!r) finding(std::string(op.name) + ": gradcheck failed: " + r.message);
+    if (!r) finding(op.label() + ": gradcheck failed: " + r.message);
     return;
   }
   std::vector<D> pool;
@@ -350,7 +256,7 @@ inline void ops_one(const std::uint8_t* data, std::size_t size) {
       continue;
     }
     // catch nothing else: std::bad_alloc, std::out_of_range, xtensor's exceptions are findings
-    check_backward(op.name, out, leaf_list);
+    check_backward(op.label(), out, leaf_list);
     if (pool.size() < 8) pool.push_back(out);
     else pool[step % pool.size()] = out;
   }

@@ -6,7 +6,7 @@
 #include <vector>
 #include <type_traits>
 
-#include "../../../autograd/error.hpp"
+#include "../../../autograd/core/error.hpp"
 
 namespace tg::dist::detail {
 

@@ -3,9 +3,9 @@
 #include <cmath>
 #include <sstream>
 
-#include "ops/elementwise.hpp"
-#include "ops/select.hpp"
-#include "ops/shape.hpp"
+#include "../ops/elementwise.hpp"
+#include "../ops/select.hpp"
+#include "../ops/shape.hpp"
 
 namespace tg {
 

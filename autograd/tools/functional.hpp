@@ -5,7 +5,7 @@
 #include <functional>
 #include <vector>
 
-#include "variable.hpp"
+#include "../core/variable.hpp"
 
 namespace tg {
 

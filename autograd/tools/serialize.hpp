@@ -4,7 +4,7 @@
 #include <map>
 #include <string>
 
-#include "variable.hpp"
+#include "../core/variable.hpp"
 
 namespace tg {
 

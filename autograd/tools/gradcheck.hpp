@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "variable.hpp"
+#include "../core/variable.hpp"
 
 namespace tg {
 

@@ -13,10 +13,10 @@
 #include <type_traits>
 #include <utility>
 
-namespace tg::kernels {
+namespace tg::detail {
 
-/// Elements below which a loop stays on the calling thread (measured: a [256,512] float add
-/// gains nothing from a second core, a 1M-element one halves).
+/// Elements below which a loop stays on the calling thread: below it, waking a second core
+/// costs about as much as that core saves.
 inline constexpr std::size_t parallel_threshold = std::size_t(1) << 17;
 
 /// How many threads a large loop uses (the caller and the workers): TAPEGRAD_NUM_THREADS, else
@@ -26,12 +26,10 @@ std::size_t parallel_threads();
 /// True on a thread while it runs part of a parallel loop (work started there stays there).
 bool inside_parallel_loop();
 
-namespace detail {
 /// body(context, begin, end): the loop's body, type-erased without an allocation.
 using ChunkFn = void (*)(void* context, std::size_t begin, std::size_t end);
 /// chunks = 0: a few chunks per thread, each at least 4096 elements; otherwise exactly `chunks`.
 void parallel_chunks(std::size_t n, ChunkFn fn, void* context, std::size_t chunks = 0);
-}  // namespace detail
 
 /// body(begin, end) over [0, n), split across threads when n is large. body must not throw.
 template <class Body>
@@ -40,7 +38,7 @@ void parallel_for(std::size_t n, Body&& body) {
     body(std::size_t(0), n);
     return;
   }
-  detail::parallel_chunks(
+  parallel_chunks(
       n, [](void* context, std::size_t begin, std::size_t end) { (*static_cast<std::remove_reference_t<Body>*>(context))(begin, end); },
       static_cast<void*>(&body));
 }
@@ -54,7 +52,7 @@ void parallel_tasks(std::size_t tasks, Body&& body) {
     if (tasks == 1) body(std::size_t(0));
     return;
   }
-  detail::parallel_chunks(
+  parallel_chunks(
       tasks,
       [](void* context, std::size_t begin, std::size_t end) {
         for (std::size_t t = begin; t < end; ++t) (*static_cast<std::remove_reference_t<Body>*>(context))(t);
@@ -81,4 +79,4 @@ void parallel_rows(std::size_t rows, std::size_t width, Body&& body) {
   parallel_ranges(rows, 4 * parallel_threads(), body);
 }
 
-}  // namespace tg::kernels
+}  // namespace tg::detail

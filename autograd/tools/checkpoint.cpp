@@ -4,7 +4,7 @@
 #include <random>
 #include <unordered_set>
 
-#include "detail/partial_grad.hpp"
+#include "../core/detail/partial_grad.hpp"
 
 namespace tg {
 

@@ -1,7 +1,7 @@
-// The worker threads behind kernels::parallel_for and the split GEMMs.
-#include "parallel.hpp"
+// The worker threads behind detail::parallel_for and the split GEMMs.
+#include "detail/parallel.hpp"
 
-#include "../threads.hpp"
+#include "threads.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -20,7 +20,7 @@
 #define TG_CPU_RELAX() ((void)0)
 #endif
 
-namespace tg::kernels {
+namespace tg::detail {
 
 namespace {
 
@@ -31,10 +31,9 @@ thread_local bool inside_loop = false;
 /// How long a thread spins, waiting for the next loop or for the last chunk of its own loop,
 /// before it sleeps: 20 ms, so a worker stays awake through a training loop's single-threaded
 /// stretches (the engine, small ops, the optimizer, the next batch). On a virtual machine a vCPU
-/// that halts gives its physical core back to the host, which may return it late: with 200 µs,
-/// W4 in contended phases ran at 43-55 ms with 21-36 % of the time stolen, against 26-30 ms and
-/// 1-5 % with 20 ms, in alternation (libtorch in the same runs: 35-39 ms, 2-7 %). Waking a
-/// sleeping thread also costs tens of microseconds. OpenMP runtimes spin too (GOMP_SPINCOUNT);
+/// that halts gives its physical core back to the host, which may return it late, so with a
+/// short spin the time stolen from the process grew in busy phases (benchmarks/README.md,
+/// notes). Waking a sleeping thread is slow as well. OpenMP runtimes spin too (GOMP_SPINCOUNT);
 /// TAPEGRAD_SPIN_US sets it (0: sleep at once).
 std::chrono::microseconds spin_time() {
   static const std::chrono::microseconds value = [] {
@@ -76,7 +75,7 @@ class Pool {
   }
   std::size_t threads() const { return threads_.size() + 1; }
 
-  void run(std::size_t n, detail::ChunkFn fn, void* context, std::size_t chunks) {
+  void run(std::size_t n, ChunkFn fn, void* context, std::size_t chunks) {
     if (inside_loop) {
       fn(context, 0, n);
       return;
@@ -121,7 +120,7 @@ class Pool {
 
   struct Loop {
     std::uint64_t number;
-    detail::ChunkFn fn;
+    ChunkFn fn;
     void* context;
     std::size_t n, chunks;
   };
@@ -179,7 +178,7 @@ class Pool {
   std::mutex m_;  // only for sleeping and waking
   std::condition_variable wake_, done_;
   std::atomic<std::uint64_t> sequence_{0}, claim_{0};
-  std::atomic<detail::ChunkFn> fn_{nullptr};
+  std::atomic<ChunkFn> fn_{nullptr};
   std::atomic<void*> context_{nullptr};
   std::atomic<std::size_t> n_{0}, chunks_{0}, finished_{0};
   std::atomic<int> sleeping_{0};
@@ -211,16 +210,16 @@ Pool& pool() {
 
 std::size_t parallel_threads() { return pool().threads(); }
 
-}  // namespace tg::kernels
+}  // namespace tg::detail
 
 namespace tg {
-std::size_t get_num_threads() { return kernels::parallel_threads(); }
+std::size_t get_num_threads() { return detail::parallel_threads(); }
 }  // namespace tg
 
-namespace tg::kernels {
+namespace tg::detail {
 
 bool inside_parallel_loop() { return inside_loop; }
 
-void detail::parallel_chunks(std::size_t n, ChunkFn fn, void* context, std::size_t chunks) { pool().run(n, fn, context, chunks); }
+void parallel_chunks(std::size_t n, ChunkFn fn, void* context, std::size_t chunks) { pool().run(n, fn, context, chunks); }
 
-}  // namespace tg::kernels
+}  // namespace tg::detail

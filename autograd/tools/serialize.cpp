@@ -21,7 +21,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "detail/shape_ops.hpp"
+#include "../ops/detail/derivatives.hpp"
 
 namespace tg {
 

@@ -2,10 +2,10 @@
 
 #include <string>
 
-#include "error.hpp"
-#include "grad_mode.hpp"
-#include "ops/elementwise.hpp"
-#include "ops/reduce.hpp"
+#include "../core/error.hpp"
+#include "../core/grad_mode.hpp"
+#include "../ops/elementwise.hpp"
+#include "../ops/reduce.hpp"
 
 namespace tg {
 

@@ -283,6 +283,9 @@ namespace detail {
 /// (variable.cpp), else a new one.
 template <class T>
 Node<T>* new_node(xt::xarray<T>&& value);
+/// A new leaf node holding `value` (new_node, then requires_grad set).
+template <class T>
+Node<T>* new_leaf(xt::xarray<T>&& value, bool requires_grad);
 /// Frees a node whose last handle is gone: its links are released, then the node itself is
 /// kept for reuse by this thread or deleted.
 template <class T>
@@ -376,7 +379,7 @@ inline Edge<T> edge(const char* op, const Variable<T>& v, std::size_t index) {
 }  // namespace detail
 
 /// One entry of make_op's braced list of inputs: a reference, so listing an input costs no
-/// reference-count traffic (atomic, ~20% of a small op) and an op that records nothing
+/// reference-count traffic (atomic, a sizeable share of a small op) and an op that records nothing
 /// builds no vector at all. The referenced variables outlive the make_op call.
 template <class T>
 struct InputRef {
@@ -417,6 +420,13 @@ Variable<T> make_op(const char* op, xt::xarray<T>&& value, std::initializer_list
   Variable<T> out = detail::recorded<T>(op, std::move(value), std::move(kept));
   out.node()->backward_fn.emplace(std::forward<F>(backward));
   return out;
+}
+
+/// A new node holding a copy of x under the name op; d(out)/dx = identity (g passes through).
+/// The result of a public op that has nothing to do.
+template <class T>
+Variable<T> copy_op(const char* op, const Variable<T>& x) {
+  return make_op<T>(op, xt::xarray<T>(x.value()), {x}, [](const GradContext<T>& c) -> Grads<T> { return {c.grad}; });
 }
 
 struct GradOptions {

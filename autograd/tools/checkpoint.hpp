@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "variable.hpp"
+#include "../core/variable.hpp"
 
 namespace tg {
 

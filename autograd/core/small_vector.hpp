@@ -2,7 +2,7 @@
 // SmallVector<E, N>: a vector whose first N elements live inside the object. The tape keeps
 // an op's inputs and its derivative's gradients in one each: almost every op has one or two,
 // so a recorded op and a step of backward allocate no list on the heap (a std::vector's
-// malloc + free measured ~10% of a one-element op).
+// malloc + free is a noticeable share of a one-element op).
 #include <cstddef>
 #include <initializer_list>
 #include <memory>
