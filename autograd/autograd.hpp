@@ -16,3 +16,4 @@
 #include "tools/checkpoint.hpp"
 #include "ops/conv.hpp"
 #include "ops/pool.hpp"
+#include "ops/normalization.hpp"

@@ -397,6 +397,21 @@ void define_workloads() {
     std::vector<Var> leaves = norm->parameters();
     leaves.push_back(p);
     add_seeded("BatchNorm2d train [64,32,28,28]", 40, leaves, [norm, p] { return (*norm)(p); }, {64, 32, 28, 28});
+    add_seeded("max_pool2d [64,32,28,28] k3 s2 p1", 40, {p},
+               [p] { return tg::max_pool2d(p, {.kernel_size = 3, .stride = 2, .padding = 1}); }, {64, 32, 14, 14});
+  }
+  // Layer normalisation at a transformer block's shapes (batch 32, sequence 50, model 256)
+  {
+    Var x = randn({32, 50, 256});
+    auto norm = std::make_shared<tg::nn::LayerNorm<float>>(256);
+    std::vector<Var> leaves = norm->parameters();
+    leaves.push_back(x);
+    add_seeded("LayerNorm [32,50,256]", 40, leaves, [norm, x] { return (*norm)(x); }, {32, 50, 256});
+    Var w = randn({256}), b = randn({256});
+    add_seeded("layer_norm [32,50,256] over 256", 40, {x, w, b}, [x, w, b] { return tg::layer_norm(x, w, b); }, {32, 50, 256});
+    Var p = randn({64, 32, 28, 28}), weight = randn({32}), bias = randn({32});
+    add_seeded("batch_norm [64,32,28,28]", 40, {p, weight, bias}, [p, weight, bias] { return tg::batch_norm(p, weight, bias); },
+               {64, 32, 28, 28});
   }
   for (int n : {256, 512, 1024}) {
     auto s = std::make_unique<Sgemm>();

@@ -40,7 +40,7 @@ step(${CMAKE_COMMAND} --install ${other_build} --prefix ${WORK_DIR}/${other})
 #    ask for none of its private link dependencies, the static one's ask for all of them.
 foreach(kind static shared)
   set(prefix ${WORK_DIR}/${kind})
-  file(GLOB_RECURSE internal ${prefix}/include/*/kernels/* ${prefix}/include/*/detail/* ${prefix}/include/*/axes.hpp ${prefix}/include/*.def)
+  file(GLOB_RECURSE internal ${prefix}/include/*/kernels/* ${prefix}/include/*/detail/* ${prefix}/include/*/axes.hpp ${prefix}/include/*/fused.hpp ${prefix}/include/*.def)
   if(internal)
     fail("internal headers installed: ${internal}")
   endif()

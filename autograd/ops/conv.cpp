@@ -11,6 +11,7 @@
 #include "../kernels/gemm.hpp"
 #include "../kernels/im2col.hpp"
 #include "../core/detail/parallel.hpp"
+#include "fused.hpp"
 #include "reduce.hpp"
 #include "instantiate.hpp"
 
@@ -207,27 +208,34 @@ Variable<T> channel_sum(const Variable<T>& g) {
   return sum(g, axes);
 }
 
-/// conv(x, w) (+ bias). d/dx = conv_input_grad(g, w), d/dw = conv_weight_grad(x, g), d/dbias = sum of g per channel.
+/// What both forms of conv's derivative need: the geometry and the op's name for errors.
+struct ConvOp {
+  ConvShape shape;
+  const char* name;
+};
+
+/// conv(x, w) (+ bias). d/dx = conv_input_grad(g, w), d/dw = conv_weight_grad(x, g), d/dbias = sum of g per channel;
+/// when nothing records, the three in one pass (convolve_grads_value).
 template <class T>
 Variable<T> convolve(const Variable<T>& x, const Variable<T>& w, const Variable<T>& bias, const ConvShape& s, const char* op) {
   auto value = convolve_value(s, x.value().data(), w.value().data(), bias.defined() ? bias.value().data() : nullptr, op);
-  auto derivative = [s, op](const GradContext<T>& c) -> Grads<T> {
-    if (!is_grad_enabled()) {  // first order: nothing records, one pass for all three
-      const bool bias = c.in.size() == 3;
-      auto v = convolve_grads_value(s, c.in[0].value().data(), c.in[1].value().data(), c.grad.value().data(), c.needs(0), c.needs(1),
-                                    bias && c.needs(2), op);
-      const auto wrap = [](bool wanted, xt::xarray<T>& value) { return wanted ? Variable<T>(std::move(value)) : Variable<T>(); };
-      Grads<T> grads{wrap(c.needs(0), v.input), wrap(c.needs(1), v.weight)};
-      if (bias) grads.push_back(wrap(c.needs(2), v.bias));
-      return grads;
-    }
-    Grads<T> grads{c.needs(0) ? conv_input_grad(c.grad, c.in[1], s, op) : Variable<T>(),
-                   c.needs(1) ? conv_weight_grad(c.in[0], c.grad, s) : Variable<T>()};
+  const auto in_ops = [](const GradContext<T>& c, const ConvOp& conv) -> Grads<T> {
+    Grads<T> grads{c.needs(0) ? conv_input_grad(c.grad, c.in[1], conv.shape, conv.name) : Variable<T>(),
+                   c.needs(1) ? conv_weight_grad(c.in[0], c.grad, conv.shape) : Variable<T>()};
     if (c.in.size() == 3) grads.push_back(c.needs(2) ? channel_sum(c.grad) : Variable<T>());
     return grads;
   };
-  if (bias.defined()) return make_op<T>(op, std::move(value), {x, w, bias}, derivative);
-  return make_op<T>(op, std::move(value), {x, w}, derivative);
+  const auto raw = [](const GradContext<T>& c, const ConvOp& conv) -> Grads<T> {
+    const bool bias = c.in.size() == 3;
+    auto v = convolve_grads_value(conv.shape, c.in[0].value().data(), c.in[1].value().data(), c.grad.value().data(), c.needs(0),
+                                  c.needs(1), bias && c.needs(2), conv.name);
+    const auto wrap = [](bool wanted, xt::xarray<T>& value) { return wanted ? Variable<T>(std::move(value)) : Variable<T>(); };
+    Grads<T> grads{wrap(c.needs(0), v.input), wrap(c.needs(1), v.weight)};
+    if (bias) grads.push_back(wrap(c.needs(2), v.bias));
+    return grads;
+  };
+  if (bias.defined()) return detail::make_fused_op<T>(op, std::move(value), {x, w, bias}, ConvOp{s, op}, in_ops, raw);
+  return detail::make_fused_op<T>(op, std::move(value), {x, w}, ConvOp{s, op}, in_ops, raw);
 }
 
 /// conv's adjoint in its input (conv_transpose) (+ bias per input channel). Linear in both:

@@ -91,107 +91,143 @@ void max_2x2(const PoolWindows& w, const T* plane, T* out, Index* indices, std::
   for (std::size_t o = 0; o < w.out_plane(); ++o) indices[o] = where[o];
 }
 
+/// max_value for MaxPool2d(2)'s windows: one plane at a time, no per-window bookkeeping.
+template <class T>
+void max_of_2x2_tiles(const xt::xarray<T>& x, const PoolWindows& w, xt::xarray<T>& out, IndexArray& indices) {
+  detail::parallel_rows(w.planes, w.in_plane(), [&](std::size_t p0, std::size_t p1) {
+    std::vector<std::int32_t> where(w.out_plane());
+    for (std::size_t p = p0; p < p1; ++p)
+      max_2x2(w, x.data() + p * w.in_plane(), out.data() + p * w.out_plane(), indices.data() + p * w.out_plane(), where.data());
+  });
+}
+
+/// Per window along one axis, the plane offsets of its taps inside the image (`scale`: the
+/// distance between neighbours on that axis, the width for rows, 1 for columns).
+std::vector<std::vector<std::int64_t>> tap_offsets(const std::vector<AxisWindow>& windows, std::size_t size, std::int64_t scale) {
+  std::vector<std::vector<std::int64_t>> offsets;
+  offsets.reserve(windows.size());
+  for (const auto& window : windows) {
+    const auto [first, last] = valid_taps(window, size);
+    auto& o = offsets.emplace_back();
+    for (std::size_t j = first; j < last; ++j) o.push_back((window.start + static_cast<std::int64_t>(j * window.step)) * scale);
+  }
+  return offsets;
+}
+
+/// The output columns [lo, hi) of sliding windows whose taps all lie inside the image: a
+/// regular loop that vectorises. Empty for adaptive windows and planes too large for 32-bit positions.
+std::pair<std::size_t, std::size_t> interior_columns(const PoolWindows& w, const std::vector<std::vector<std::int64_t>>& col_offsets) {
+  if (!w.sliding_cols || w.in_plane() >= (std::size_t(1) << 31)) return {0, 0};
+  std::size_t lo = w.cols.size(), hi = 0;
+  for (std::size_t o = 0; o < w.cols.size(); ++o)
+    if (col_offsets[o].size() == w.col_kernel) lo = std::min(lo, o), hi = o + 1;
+  return hi < lo ? std::pair<std::size_t, std::size_t>{0, 0} : std::pair{lo, hi};
+}
+
+/// The maximum and its plane offset of one window, from its taps' row and column offsets; a
+/// dilated window whose taps all fall in the padding gives -inf at -1.
+template <class T>
+void max_window(const T* plane, const std::vector<std::int64_t>& rows, const std::vector<std::int64_t>& cols, T& out, Index& index) {
+  if (rows.empty() || cols.empty()) {
+    out = -std::numeric_limits<T>::infinity();
+    index = -1;
+    return;
+  }
+  std::int64_t best_index = rows[0] + cols[0];
+  T best = plane[best_index];
+  for (const std::int64_t r : rows)
+    for (const std::int64_t c : cols) {
+      const T v = plane[r + c];
+      const bool take = (v > best) | (v != v);  // v != v: NaN
+      best = take ? v : best;
+      best_index = take ? r + c : best_index;
+    }
+  out = best;
+  index = best_index;
+}
+
+/// One tap of n windows side by side: the tap of window k is src[k step], at plane offset
+/// first + k step. A step known at compile time (1, 2: most pooling) lets the loop vectorise.
+template <class T, class Step>
+void take_larger_taps(const T* src, std::size_t n, Step step, std::int32_t first, T* best, std::int32_t* where) {
+  const auto step32 = static_cast<std::int32_t>(step);
+  for (std::size_t k = 0; k < n; ++k) {
+    const T v = src[k * step];
+    const bool take = (v > best[k]) | (v != v);  // v != v: NaN
+    best[k] = take ? v : best[k];
+    where[k] = take ? first + static_cast<std::int32_t>(k) * step32 : where[k];
+  }
+}
+
+/// The windows of one output row whose columns [lo, hi) lie inside the image, tap by tap over
+/// all of them. Positions in 32 bits beside 32-bit floats (planes are checked to fit), so the
+/// selects vectorise as masks, with no branch on "v > best" (a coin flip on real data).
+template <class T>
+void max_interior_windows(const PoolWindows& w, const T* plane, const std::vector<std::int64_t>& rows, std::size_t lo, std::size_t hi,
+                          T* out, Index* indices, std::int32_t* where) {
+  const auto base = static_cast<std::int64_t>(lo * w.col_stride) - static_cast<std::int64_t>(w.col_pad);
+  const std::size_t n = hi - lo, stride = w.col_stride;
+  T* best = out + lo;
+  for (std::size_t k = 0; k < n; ++k) {
+    where[k] = static_cast<std::int32_t>(rows[0] + base + static_cast<std::int64_t>(k * stride));
+    best[k] = plane[where[k]];
+  }
+  for (std::size_t r = 0; r < rows.size(); ++r)
+    for (std::size_t j = (r == 0 ? 1 : 0); j < w.col_kernel; ++j) {
+      const std::int64_t first = rows[r] + base + static_cast<std::int64_t>(j * w.col_dilation);
+      const auto first32 = static_cast<std::int32_t>(first);
+      if (stride == 2)
+        take_larger_taps(plane + first, n, std::integral_constant<std::size_t, 2>(), first32, best, where);
+      else if (stride == 1)
+        take_larger_taps(plane + first, n, std::integral_constant<std::size_t, 1>(), first32, best, where);
+      else
+        take_larger_taps(plane + first, n, stride, first32, best, where);
+    }
+  for (std::size_t k = 0; k < n; ++k) indices[lo + k] = where[k];
+}
+
+/// One output row of windows: the row offsets of its taps, each column's column offsets, and
+/// the interior columns [lo, hi) (see interior_columns).
+struct WindowRow {
+  const std::vector<std::int64_t>& rows;
+  const std::vector<std::vector<std::int64_t>>& col_offsets;
+  std::size_t lo, hi;  // the interior columns
+};
+
+/// One output row of windows: the interior columns in one vectorised sweep, the others one by one.
+template <class T>
+void max_window_row(const PoolWindows& w, const T* plane, const WindowRow& row, T* out, Index* indices, std::int32_t* where) {
+  const auto one_by_one = [&](std::size_t from, std::size_t to) {
+    for (std::size_t ow = from; ow < to; ++ow) max_window(plane, row.rows, row.col_offsets[ow], out[ow], indices[ow]);
+  };
+  if (row.hi <= row.lo || row.rows.empty()) return one_by_one(0, w.cols.size());
+  one_by_one(0, row.lo);
+  max_interior_windows(w, plane, row.rows, row.lo, row.hi, out, indices, where);
+  one_by_one(row.hi, w.cols.size());
+}
+
 /// Maximum and flat argmax of each window; a NaN wins (as PyTorch: the last NaN of the window).
-/// The comparison is a select, not a branch: on real data "v > best" is a coin flip the branch
+/// The comparisons are selects, not branches: on real data "v > best" is a coin flip the branch
 /// predictor loses, and a mispredicted branch per element costs far more than a select.
 template <class T>
 std::pair<xt::xarray<T>, IndexArray> max_value(const xt::xarray<T>& x, const PoolWindows& w) {
   xt::xarray<T> out = detail::empty_array<T>(w.output_shape);
   IndexArray indices = xt::empty<Index>(w.output_shape);
-  if (w.tiles_2x2) {  // MaxPool2d(2): one plane at a time, no per-window bookkeeping
-    detail::parallel_rows(w.planes, w.in_plane(), [&](std::size_t p0, std::size_t p1) {
-      std::vector<std::int32_t> where(w.out_plane());
-      for (std::size_t p = p0; p < p1; ++p)
-        max_2x2(w, x.data() + p * w.in_plane(), out.data() + p * w.out_plane(), indices.data() + p * w.out_plane(), where.data());
-    });
+  if (w.tiles_2x2) {
+    max_of_2x2_tiles(x, w, out, indices);
     return {std::move(out), std::move(indices)};
   }
-  // per window: the in-image taps' offsets along each axis
-  std::vector<std::vector<std::int64_t>> row_offsets, col_offsets;
-  for (const auto& r : w.rows) {
-    const auto [first, last] = valid_taps(r, w.height);
-    auto& o = row_offsets.emplace_back();
-    for (std::size_t i = first; i < last; ++i) o.push_back((r.start + static_cast<std::int64_t>(i * r.step)) * static_cast<std::int64_t>(w.width));
-  }
-  for (const auto& c : w.cols) {
-    const auto [first, last] = valid_taps(c, w.width);
-    auto& o = col_offsets.emplace_back();
-    for (std::size_t j = first; j < last; ++j) o.push_back(c.start + static_cast<std::int64_t>(j * c.step));
-  }
-  // the output columns whose taps all lie inside the image: a regular, vectorisable loop
-  std::size_t lo = 0, hi = 0;
-  if (w.sliding_cols && w.in_plane() < (std::size_t(1) << 31)) {
-    lo = w.cols.size();
-    for (std::size_t o = 0; o < w.cols.size(); ++o)
-      if (col_offsets[o].size() == w.col_kernel) lo = std::min(lo, o), hi = o + 1;
-    if (hi < lo) lo = hi = 0;
-  }
+  const auto row_offsets = tap_offsets(w.rows, w.height, static_cast<std::int64_t>(w.width));
+  const auto col_offsets = tap_offsets(w.cols, w.width, 1);
+  const auto [lo, hi] = interior_columns(w, col_offsets);
   const std::size_t out_w = w.cols.size();
   detail::parallel_rows(w.planes, w.in_plane(), [&](std::size_t p0, std::size_t p1) {
-    std::vector<std::int32_t> row_index(out_w);
-    T* po = out.data() + p0 * w.out_plane();
-    Index* pi = indices.data() + p0 * w.out_plane();
+    std::vector<std::int32_t> where(out_w);
     for (std::size_t p = p0; p < p1; ++p) {
       const T* plane = x.data() + p * w.in_plane();
-      for (const auto& rows : row_offsets) {
-        for (std::size_t ow = 0; ow < out_w; ++ow) {
-          if (ow == lo && hi > lo && !rows.empty()) {  // the interior columns, tap by tap
-            const auto base = static_cast<std::int64_t>(lo * w.col_stride) - static_cast<std::int64_t>(w.col_pad);
-            const std::size_t n = hi - lo, stride = w.col_stride;
-            T* best = po + lo;
-            // 32-bit positions beside 32-bit floats (planes are checked to fit): the selects
-            // below then vectorise as masks, with no branch on "v > best" (a coin flip on real data)
-            std::int32_t* where = row_index.data();
-            for (std::size_t k = 0; k < n; ++k) {
-              where[k] = static_cast<std::int32_t>(rows[0] + base + static_cast<std::int64_t>(k * stride));
-              best[k] = plane[where[k]];
-            }
-            for (std::size_t r = 0; r < rows.size(); ++r)
-              for (std::size_t j = (r == 0 ? 1 : 0); j < w.col_kernel; ++j) {
-                const std::int64_t first = rows[r] + base + static_cast<std::int64_t>(j * w.col_dilation);
-                const T* src = plane + first;
-                const auto first32 = static_cast<std::int32_t>(first);
-                // a stride known at compile time (1, 2: most pooling) lets the loop vectorise
-                const auto taps = [&](auto step) {
-                  const auto stride32 = static_cast<std::int32_t>(step);
-                  for (std::size_t k = 0; k < n; ++k) {
-                    const T v = src[k * step];
-                    const bool take = (v > best[k]) | (v != v);  // v != v: NaN
-                    best[k] = take ? v : best[k];
-                    where[k] = take ? first32 + static_cast<std::int32_t>(k) * stride32 : where[k];
-                  }
-                };
-                if (stride == 2)
-                  taps(std::integral_constant<std::size_t, 2>());
-                else if (stride == 1)
-                  taps(std::integral_constant<std::size_t, 1>());
-                else
-                  taps(stride);
-              }
-            for (std::size_t k = 0; k < n; ++k) pi[lo + k] = where[k];
-            ow = hi - 1;
-            continue;
-          }
-          const auto& cols = col_offsets[ow];
-          if (rows.empty() || cols.empty()) {  // a dilated window whose taps all fall in the padding
-            po[ow] = -std::numeric_limits<T>::infinity();
-            pi[ow] = -1;
-            continue;
-          }
-          std::int64_t best_index = rows[0] + cols[0];
-          T best = plane[best_index];
-          for (const std::int64_t r : rows)
-            for (const std::int64_t c : cols) {
-              const T v = plane[r + c];
-              const bool take = (v > best) | (v != v);
-              best = take ? v : best;
-              best_index = take ? r + c : best_index;
-            }
-          po[ow] = best;
-          pi[ow] = best_index;
-        }
-        po += out_w;
-        pi += out_w;
+      for (std::size_t oh = 0; oh < row_offsets.size(); ++oh) {
+        const std::size_t at = p * w.out_plane() + oh * out_w;
+        max_window_row(w, plane, WindowRow{row_offsets[oh], col_offsets, lo, hi}, out.data() + at, indices.data() + at, where.data());
       }
     }
   });

@@ -3,7 +3,8 @@
 // step's GEMM wrote them (no split into pieces, no intermediate per gate) and computes its
 // result in one vectorised loop. Their derivatives are fused loops too when nothing records
 // them, and compositions of ops (narrow, sigmoid, tanh, concat, ...) under create_graph, so
-// second derivatives work; both forms are checked against each other in tests/test_rnn.cpp.
+// second derivatives work (autograd/ops/fused.hpp); both forms are checked against each other in
+// tests/test_fused_ops.cpp.
 #include "../core/variable.hpp"
 
 namespace tg {

@@ -7,6 +7,7 @@
 
 #include "../core/axes.hpp"
 #include "detail/derivatives.hpp"
+#include "fused.hpp"
 #include "select.hpp"
 #include "shape.hpp"
 #include "instantiate.hpp"
@@ -77,32 +78,42 @@ struct SplitGradient {
   std::thread::id owner;
 };
 
+/// Where a piece of split sits in x, and the gradient its siblings share.
+template <class T>
+struct SplitPiece {
+  std::size_t axis, start;
+  std::shared_ptr<SplitGradient<T>> gathered;
+};
+
 /// A piece of split: x's window [start, start + length) along axis, recorded as a function of
-/// the split node `hub`, whose gradient `gathered` collects.
+/// the split node `hub`, whose gradient `gathered` collects. Recorded (create_graph), its
+/// derivative is the zero-padded embed.
 template <class T>
 Variable<T> split_piece(const Variable<T>& x, const Variable<T>& hub, std::size_t axis, std::size_t start, std::size_t length,
                         std::shared_ptr<SplitGradient<T>> gathered) {
-  return make_op<T>("split", window_of(x.value(), axis, start, length), {hub},
-                    [axis, start, gathered = std::move(gathered)](const GradContext<T>& c) -> Grads<T> {
-                      const std::size_t full = c.in[0].shape()[axis];
-                      if (is_grad_enabled()) return {embed(c.grad, axis, start, full)};  // create_graph: recorded
-                      std::lock_guard<std::mutex> lock(gathered->mutex);
-                      Variable<T>& buffer = gathered->buffer;
-                      const auto self = std::this_thread::get_id();
-                      const bool held_by_pass = buffer.defined() && buffer.use_count() == 2;
-                      if (held_by_pass && gathered->owner == self) {
-                        write_window(c.grad.value(), axis, start, buffer.node()->value);
-                        return {Variable<T>()};
-                      }
-                      xt::xarray<T> g = xt::zeros<T>(c.in[0].shape());
-                      write_window(c.grad.value(), axis, start, g);
-                      Variable<T> fresh(std::move(g));
-                      if (!held_by_pass) {
-                        buffer = fresh;
-                        gathered->owner = self;
-                      }
-                      return {fresh};
-                    });
+  return detail::make_fused_op<T>(
+      "split", window_of(x.value(), axis, start, length), {hub}, SplitPiece<T>{axis, start, std::move(gathered)},
+      [](const GradContext<T>& c, const SplitPiece<T>& piece) -> Grads<T> {
+        return {embed(c.grad, piece.axis, piece.start, c.in[0].shape()[piece.axis])};
+      },
+      [](const GradContext<T>& c, const SplitPiece<T>& piece) -> Grads<T> {
+        std::lock_guard<std::mutex> lock(piece.gathered->mutex);
+        Variable<T>& buffer = piece.gathered->buffer;
+        const auto self = std::this_thread::get_id();
+        const bool held_by_pass = buffer.defined() && buffer.use_count() == 2;
+        if (held_by_pass && piece.gathered->owner == self) {
+          write_window(c.grad.value(), piece.axis, piece.start, buffer.node()->value);
+          return {Variable<T>()};
+        }
+        xt::xarray<T> g = xt::zeros<T>(c.in[0].shape());
+        write_window(c.grad.value(), piece.axis, piece.start, g);
+        Variable<T> fresh(std::move(g));
+        if (!held_by_pass) {
+          buffer = fresh;
+          piece.gathered->owner = self;
+        }
+        return {fresh};
+      });
 }
 
 void check_index_range(const char* op, const IndexArray& index, std::size_t limit, const Shape& x_shape, std::size_t axis) {

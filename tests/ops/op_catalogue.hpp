@@ -283,6 +283,16 @@ inline const std::vector<OpInfo>& op_catalogue() {
     c.push_back(twice("gru_cell", 3, true, [](auto& in, auto&) { return gru_cell(in[0], in[1], in[2]); },
                       {{{input({2, 9}, 0, -1.5, 1.5), input({2, 9}, 1, -1.5, 1.5), input({2, 3}, 2, -1.0, 1.0)}, {}}}));
 
+    // ---- normalization.hpp: layer_norm over weight's trailing axes, batch_norm per channel ------
+    // Not smooth for the fuzz target: on its inputs a row or channel of two near-equal values has
+    // a variance near 0, where central differences of 1/sqrt(var + eps) mean nothing.
+    c.push_back(twice("layer_norm", 3, false, [](auto& in, auto&) { return layer_norm(in[0], in[1], in[2]); },
+                      {{{input({2, 3, 4}, 0, -1.5, 1.5), input({4}, 1, 0.5, 1.5), input({4}, 2, -1.0, 1.0)}, {}},
+                       {{input({2, 3, 4}, 3, -1.5, 1.5), input({3, 4}, 4, 0.5, 1.5), input({3, 4}, 5, -1.0, 1.0)}, {}}}));
+    c.push_back(twice("batch_norm", 3, false, [](auto& in, auto&) { return batch_norm(in[0], in[1], in[2]); },
+                      {{{input({3, 2, 4}, 6, -1.5, 1.5), input({2}, 7, 0.5, 1.5), input({2}, 8, -1.0, 1.0)}, {}},
+                       {{input({2, 3, 2, 2}, 9, -1.5, 1.5), input({3}, 10, 0.5, 1.5), input({3}, 11, -1.0, 1.0)}, {}}}));
+
     // ---- attention.hpp: [B, L, D] with Params.axis3 heads, scale s, seq_first flag ------------
     const Params two_heads = with([](Params& p) { p.axis3 = 2, p.s = 0.6; });
     c.push_back(twice("head_scores", 2, true,
