@@ -2,7 +2,7 @@
 // A one-hidden-layer auto-encoder on [0, 1] pixels and the contractive penalty of its encoder,
 // three ways: the Hutchinson estimate used in training, the exact value by autodiff (one
 // tg::grad per hidden unit), and the closed form for a sigmoid encoder. Header-only example
-// code, so tests/test_autoencoders.cpp checks the three against each other.
+// code, so tests/examples/test_examples_autoencoders.cpp checks the three against each other.
 #include <cstddef>
 #include <memory>
 #include <random>

@@ -1,6 +1,6 @@
 #pragma once
 // Printed by tests/reference/attention_reference.py (PyTorch 1.13.1, float64): the values and
-// gradients that tests/test_attention.cpp and tests/test_transformer.cpp compare against, and
+// gradients that tests/nn/test_nn_attention.cpp and tests/nn/test_nn_transformer.cpp compare against, and
 // the fill / signal / loss / checksum helpers both sides use. Regenerate with
 //   /usr/bin/python3 tests/reference/attention_reference.py
 // and paste the lists below.
@@ -9,9 +9,7 @@
 #include <string>
 #include <vector>
 
-#include <doctest/doctest.h>
-
-#include <tapegrad/tapegrad.hpp>
+#include "testing.hpp"
 
 namespace attention_reference {
 
@@ -48,12 +46,9 @@ inline double checksum(const D& g) {
   return s;
 }
 
-inline void check_values(const xt::xarray<double>& actual, const std::vector<double>& expected, double tol = 1e-9) {
-  REQUIRE(actual.size() == expected.size());
-  for (std::size_t i = 0; i < expected.size(); ++i) {
-    INFO("element " << i << ": " << actual.data()[i] << " vs PyTorch " << expected[i]);
-    CHECK(std::abs(actual.data()[i] - expected[i]) <= tol * (1 + std::abs(expected[i])));
-  }
+/// PyTorch's numbers, printed in row-major order, within 1e-9 (1 + |expected|).
+inline void check_values(const xt::xarray<double>& actual, const std::vector<double>& expected) {
+  tg::testing::check_close(actual, expected, 1e-9, "vs PyTorch");
 }
 
 /// Every parameter's gradient checksum against PyTorch's, and the same set of names.

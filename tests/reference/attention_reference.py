@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Reference values for tests/test_attention.cpp and tests/test_transformer.cpp, computed by
+"""Reference values for tests/nn/test_nn_attention.cpp and tests/nn/test_nn_transformer.cpp, computed by
 PyTorch's nn.MultiheadAttention, nn.TransformerEncoderLayer and nn.TransformerDecoderLayer in
 float64.
 

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Reference values for tests/test_conv.cpp and tests/test_pool.cpp, from PyTorch (1.13.1).
+"""Reference values for tests/ops/test_ops_conv.cpp and tests/ops/test_ops_pool.cpp, from PyTorch (1.13.1).
 
 Inputs follow closed formulas the C++ tests rebuild (flat index i of a row-major tensor):
   input x[i] = sin(0.7 i + 0.3), weight w[i] = 0.5 cos(0.37 i + 0.1), bias b[i] = 0.1 i - 0.2.

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Reference values for tests/test_optim_reference.cpp, computed by PyTorch's optimizers and
+"""Reference values for tests/optim/test_optim_reference.cpp, computed by PyTorch's optimizers and
 learning-rate schedulers in float64.
 
     /usr/bin/python3 tests/reference/optim_reference.py > /tmp/optim_reference.txt

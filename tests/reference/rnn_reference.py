@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Reference values for tests/test_rnn.cpp, computed by PyTorch's nn.LSTM and nn.GRU in float64.
+"""Reference values for tests/nn/test_nn_recurrent.cpp, computed by PyTorch's nn.LSTM and nn.GRU in float64.
 
     /usr/bin/python3 tests/reference/rnn_reference.py > /tmp/rnn_reference.txt
 

@@ -4,8 +4,9 @@
 #include "testing.hpp"
 
 using namespace tg;
-using tg::testing::D;
+using tg::testing::check_close;
 using tg::testing::check_error;
+using tg::testing::D;
 using tg::testing::random_input;
 
 namespace {
@@ -29,14 +30,6 @@ std::vector<xt::xarray<double>> shifted(const std::vector<D>& x, const std::vect
   std::vector<xt::xarray<double>> out;
   for (std::size_t i = 0; i < x.size(); ++i) out.push_back(x[i].value() + s * v[i].value());
   return out;
-}
-
-void check_close(const xt::xarray<double>& actual, const xt::xarray<double>& expected, double tol) {
-  REQUIRE(actual.shape() == expected.shape());
-  for (std::size_t e = 0; e < actual.size(); ++e) {
-    INFO("element " << e);
-    CHECK(actual.data()[e] == doctest::Approx(expected.data()[e]).epsilon(tol).scale(1.0));
-  }
 }
 
 }  // namespace

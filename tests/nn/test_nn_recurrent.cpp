@@ -1,11 +1,13 @@
 // Recurrent cells and layers: values against their formulas and against PyTorch (hard-coded
 // references from tests/reference/rnn_reference.py), finite-difference gradient checks in double
 // (cells to second order), variable-length batches, truncated BPTT, names and error messages.
+// (The fused cell ops they run on: ops/test_ops_recurrent.cpp.)
 #include "testing.hpp"
 
 #include <cmath>
 
 using namespace tg;
+using tg::testing::check_close;
 using tg::testing::check_error;
 using tg::testing::random_input;
 using D = Variable<double>;
@@ -90,13 +92,8 @@ D reference_loss(const D& out, const D& h_n, const D& c_n) {
   return loss;
 }
 
-void check_close(const xt::xarray<double>& got, const std::vector<double>& want, const char* what) {
-  INFO(what);
-  REQUIRE(got.size() == want.size());
-  double worst = 0;
-  for (std::size_t i = 0; i < want.size(); ++i) worst = std::max(worst, std::abs(got.data()[i] - want[i]));
-  CHECK(worst < 1e-9);
-}
+/// How close the layers come to PyTorch's numbers, whatever their size.
+const tg::testing::Tolerance pytorch_tolerance = tg::testing::Tolerance::absolute(1e-9);
 
 D parameter(nn::Module<double>& m, const std::string& name) {
   for (auto& [n, p] : m.named_parameters())
@@ -238,27 +235,27 @@ TEST_CASE("LSTM and GRU layers match PyTorch: outputs, final states and gradient
     fill_parameters(lstm);
     auto r = lstm.forward(x, {});
     reference_loss(r.output, r.state.h, r.state.c).backward();
-    check_close(r.output.value(), lstm_output, "output");
-    check_close(r.state.h.value(), lstm_h_n, "h_n");
-    check_close(r.state.c.value(), lstm_c_n, "c_n");
-    check_close(x.grad().value(), lstm_grad_input, "input gradient");
-    check_close(parameter(lstm, "weight_ih_l0").grad().value(), lstm_grad_weight_ih_l0, "weight_ih_l0");
-    check_close(parameter(lstm, "weight_hh_l0").grad().value(), lstm_grad_weight_hh_l0, "weight_hh_l0");
-    check_close(parameter(lstm, "bias_hh_l0").grad().value(), lstm_grad_bias_hh_l0, "bias_hh_l0");
-    check_close(parameter(lstm, "weight_hh_l1_reverse").grad().value(), lstm_grad_weight_hh_l1_reverse, "weight_hh_l1_reverse");
+    check_close(r.output.value(), lstm_output, pytorch_tolerance, "output");
+    check_close(r.state.h.value(), lstm_h_n, pytorch_tolerance, "h_n");
+    check_close(r.state.c.value(), lstm_c_n, pytorch_tolerance, "c_n");
+    check_close(x.grad().value(), lstm_grad_input, pytorch_tolerance, "input gradient");
+    check_close(parameter(lstm, "weight_ih_l0").grad().value(), lstm_grad_weight_ih_l0, pytorch_tolerance, "weight_ih_l0");
+    check_close(parameter(lstm, "weight_hh_l0").grad().value(), lstm_grad_weight_hh_l0, pytorch_tolerance, "weight_hh_l0");
+    check_close(parameter(lstm, "bias_hh_l0").grad().value(), lstm_grad_bias_hh_l0, pytorch_tolerance, "bias_hh_l0");
+    check_close(parameter(lstm, "weight_hh_l1_reverse").grad().value(), lstm_grad_weight_hh_l1_reverse, pytorch_tolerance, "weight_hh_l1_reverse");
   }
   SUBCASE("GRU, 2 layers, bidirectional") {
     nn::GRU<double> gru(3, 4, {.num_layers = 2, .bidirectional = true});
     fill_parameters(gru);
     auto r = gru.forward(x, D());
     reference_loss(r.output, r.h_n, D()).backward();
-    check_close(r.output.value(), gru_output, "output");
-    check_close(r.h_n.value(), gru_h_n, "h_n");
-    check_close(x.grad().value(), gru_grad_input, "input gradient");
-    check_close(parameter(gru, "weight_ih_l0").grad().value(), gru_grad_weight_ih_l0, "weight_ih_l0");
-    check_close(parameter(gru, "weight_hh_l0").grad().value(), gru_grad_weight_hh_l0, "weight_hh_l0");
-    check_close(parameter(gru, "bias_hh_l0").grad().value(), gru_grad_bias_hh_l0, "bias_hh_l0");
-    check_close(parameter(gru, "weight_hh_l1_reverse").grad().value(), gru_grad_weight_hh_l1_reverse, "weight_hh_l1_reverse");
+    check_close(r.output.value(), gru_output, pytorch_tolerance, "output");
+    check_close(r.h_n.value(), gru_h_n, pytorch_tolerance, "h_n");
+    check_close(x.grad().value(), gru_grad_input, pytorch_tolerance, "input gradient");
+    check_close(parameter(gru, "weight_ih_l0").grad().value(), gru_grad_weight_ih_l0, pytorch_tolerance, "weight_ih_l0");
+    check_close(parameter(gru, "weight_hh_l0").grad().value(), gru_grad_weight_hh_l0, pytorch_tolerance, "weight_hh_l0");
+    check_close(parameter(gru, "bias_hh_l0").grad().value(), gru_grad_bias_hh_l0, pytorch_tolerance, "bias_hh_l0");
+    check_close(parameter(gru, "weight_hh_l1_reverse").grad().value(), gru_grad_weight_hh_l1_reverse, pytorch_tolerance, "weight_hh_l1_reverse");
   }
   SUBCASE("LSTM with proj_size") {
     nn::LSTM<double> lstm(3, 4, {.proj_size = 2});
@@ -267,12 +264,12 @@ TEST_CASE("LSTM and GRU layers match PyTorch: outputs, final states and gradient
     CHECK(r.output.shape() == Shape{5, 2, 2});
     CHECK(r.state.c.shape() == Shape{1, 2, 4});
     reference_loss(r.output, r.state.h, r.state.c).backward();
-    check_close(r.output.value(), lstm_proj_output, "output");
-    check_close(r.state.h.value(), lstm_proj_h_n, "h_n");
-    check_close(r.state.c.value(), lstm_proj_c_n, "c_n");
-    check_close(x.grad().value(), lstm_proj_grad_input, "input gradient");
-    check_close(parameter(lstm, "weight_hr_l0").grad().value(), lstm_proj_grad_weight_hr_l0, "weight_hr_l0");
-    check_close(parameter(lstm, "weight_hh_l0").grad().value(), lstm_proj_grad_weight_hh_l0, "weight_hh_l0");
+    check_close(r.output.value(), lstm_proj_output, pytorch_tolerance, "output");
+    check_close(r.state.h.value(), lstm_proj_h_n, pytorch_tolerance, "h_n");
+    check_close(r.state.c.value(), lstm_proj_c_n, pytorch_tolerance, "c_n");
+    check_close(x.grad().value(), lstm_proj_grad_input, pytorch_tolerance, "input gradient");
+    check_close(parameter(lstm, "weight_hr_l0").grad().value(), lstm_proj_grad_weight_hr_l0, pytorch_tolerance, "weight_hr_l0");
+    check_close(parameter(lstm, "weight_hh_l0").grad().value(), lstm_proj_grad_weight_hh_l0, pytorch_tolerance, "weight_hh_l0");
   }
 }
 
@@ -284,21 +281,21 @@ TEST_CASE("variable lengths match PyTorch's packed sequences (batch_first)") {
     fill_parameters(lstm);
     auto r = lstm.forward(x, {}, lengths);
     reference_loss(r.output, r.state.h, r.state.c).backward();
-    check_close(r.output.value(), lstm_lengths_output, "output");
-    check_close(r.state.h.value(), lstm_lengths_h_n, "h_n");
-    check_close(r.state.c.value(), lstm_lengths_c_n, "c_n");
-    check_close(x.grad().value(), lstm_lengths_grad_input, "input gradient");
-    check_close(parameter(lstm, "weight_hh_l1_reverse").grad().value(), lstm_lengths_grad_weight_hh_l1_reverse, "weight_hh_l1_reverse");
+    check_close(r.output.value(), lstm_lengths_output, pytorch_tolerance, "output");
+    check_close(r.state.h.value(), lstm_lengths_h_n, pytorch_tolerance, "h_n");
+    check_close(r.state.c.value(), lstm_lengths_c_n, pytorch_tolerance, "c_n");
+    check_close(x.grad().value(), lstm_lengths_grad_input, pytorch_tolerance, "input gradient");
+    check_close(parameter(lstm, "weight_hh_l1_reverse").grad().value(), lstm_lengths_grad_weight_hh_l1_reverse, pytorch_tolerance, "weight_hh_l1_reverse");
   }
   SUBCASE("GRU") {
     nn::GRU<double> gru(3, 4, {.batch_first = true, .bidirectional = true});
     fill_parameters(gru);
     auto r = gru.forward(x, D(), lengths);
     reference_loss(r.output, r.h_n, D()).backward();
-    check_close(r.output.value(), gru_lengths_output, "output");
-    check_close(r.h_n.value(), gru_lengths_h_n, "h_n");
-    check_close(x.grad().value(), gru_lengths_grad_input, "input gradient");
-    check_close(parameter(gru, "weight_ih_l0").grad().value(), gru_lengths_grad_weight_ih_l0, "weight_ih_l0");
+    check_close(r.output.value(), gru_lengths_output, pytorch_tolerance, "output");
+    check_close(r.h_n.value(), gru_lengths_h_n, pytorch_tolerance, "h_n");
+    check_close(x.grad().value(), gru_lengths_grad_input, pytorch_tolerance, "input gradient");
+    check_close(parameter(gru, "weight_ih_l0").grad().value(), gru_lengths_grad_weight_ih_l0, pytorch_tolerance, "weight_ih_l0");
   }
 }
 
@@ -447,41 +444,4 @@ TEST_CASE("bad inputs are refused with the layer and the shapes named") {
               {"LSTMCell", "hidden state [2,5]", "[2,4]"});
   nn::GRUCell<float> gcell(3, 4);
   check_error([&] { gcell.forward(zeros<float>({2, 3}), zeros<float>({3, 4})); }, {"GRUCell", "[3,4]", "[2,4]"});
-}
-
-TEST_CASE("the fused cell ops: values, both forms of their derivative agree, second order") {
-  manual_seed(19);
-  D gates = random_input({2, 8}), c = random_input({2, 2}), xw = random_input({2, 6}), hw = random_input({2, 6});
-  auto sig = [](const D& v) { return sigmoid(v); };
-  auto part = [](const D& g, int k, int h) { return narrow(g, 1, k * h, h); };
-  // values against the composed formulas
-  CHECK(xt::allclose(lstm_cell_state(gates, c).value(),
-                     (sig(part(gates, 1, 2)) * c + sig(part(gates, 0, 2)) * tanh(part(gates, 2, 2))).value()));
-  CHECK(xt::allclose(lstm_cell_output(gates, c).value(), (sig(part(gates, 3, 2)) * tanh(c)).value()));
-  auto r = sig(part(xw, 0, 2) + part(hw, 0, 2)), z = sig(part(xw, 1, 2) + part(hw, 1, 2));
-  auto n = tanh(part(xw, 2, 2) + r * part(hw, 2, 2));
-  CHECK(xt::allclose(gru_cell(xw, hw, c).value(), ((1.0 - z) * n + z * c).value()));
-  // the fused loop (no recording) and the ops (create_graph) give the same gradients
-  std::vector<std::function<D()>> ops{[&] { return lstm_cell_state(gates, c); }, [&] { return lstm_cell_output(gates, c); },
-                                      [&] { return gru_cell(xw, hw, c); }};
-  for (auto& op : ops) {
-    D seed = random_input({2, 2});
-    auto plain = tg::grad({op()}, {gates, c, xw, hw}, {seed}, {.allow_unused = true});
-    auto recorded = tg::grad({op()}, {gates, c, xw, hw}, {seed}, {.create_graph = true, .allow_unused = true});
-    for (std::size_t i = 0; i < plain.size(); ++i) {
-      REQUIRE(plain[i].defined() == recorded[i].defined());
-      if (plain[i].defined()) CHECK(xt::allclose(plain[i].value(), recorded[i].value(), 1e-12, 1e-14));
-    }
-  }
-  Fn f1 = [](const std::vector<D>& in) { return lstm_cell_state(in[0], in[1]); };
-  Fn f2 = [](const std::vector<D>& in) { return lstm_cell_output(in[0], in[1]); };
-  Fn f3 = [](const std::vector<D>& in) { return gru_cell(in[0], in[1], in[2]); };
-  CHECK(gradcheck(f1, {gates, c}));
-  CHECK(gradgradcheck(f1, {gates, c}));
-  CHECK(gradcheck(f2, {gates, c}));
-  CHECK(gradgradcheck(f2, {gates, c}));
-  CHECK(gradcheck(f3, {xw, hw, c}));
-  CHECK(gradgradcheck(f3, {xw, hw, c}));
-  check_error([&] { lstm_cell_state(gates, xw); }, {"lstm_cell_state", "gates [2,8]", "c [2,6]"});
-  check_error([&] { gru_cell(xw, gates, c); }, {"gru_cell", "[2,8]", "[2,6]"});
 }

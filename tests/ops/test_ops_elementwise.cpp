@@ -10,6 +10,7 @@
 
 using namespace tg;
 using tg::testing::check_error;
+using tg::testing::check_grads;
 using tg::testing::random_input;
 using D = Variable<double>;
 
@@ -17,18 +18,6 @@ namespace {
 
 using Unary = std::function<D(const D&)>;
 using Binary = std::function<D(const D&, const D&)>;
-
-/// gradcheck (and gradgradcheck when `second`) of f at inputs, reporting what failed.
-void check_grads(const DoubleFunction& f, const std::vector<D>& inputs, bool second = true) {
-  const auto first = gradcheck(f, inputs, {.raise_exception = false});
-  INFO(first.message);
-  CHECK(first.ok);
-  if (second) {
-    const auto again = gradgradcheck(f, inputs, {.raise_exception = false});
-    INFO(again.message);
-    CHECK(again.ok);
-  }
-}
 
 /// Moves every element at least `margin` away from `kink` (keeping its side), so finite
 /// differences never straddle a point where the derivative jumps.
@@ -45,7 +34,7 @@ void check_unary(const Unary& op, const std::function<double(double)>& ref, cons
     INFO("x = " << x.value().data()[i]);
     CHECK(y.value().data()[i] == doctest::Approx(ref(x.value().data()[i])).epsilon(1e-12));
   }
-  check_grads([&](const std::vector<D>& in) { return op(in[0]); }, {x}, second);
+  check_grads([&](const std::vector<D>& in) { return op(in[0]); }, {x}, {.second_order = second});
 }
 
 /// The NumPy broadcast of a and b, computed independently of tapegrad's kernels.
@@ -79,7 +68,7 @@ void check_binary(const Binary& op, const std::function<double(double, double)>&
     const auto expected = broadcast_ref(a, b, c.out, ref);
     for (std::size_t i = 0; i < expected.size(); ++i)
       CHECK(y.value().data()[i] == doctest::Approx(expected.data()[i]).epsilon(1e-12));
-    check_grads([&](const std::vector<D>& in) { return op(in[0], in[1]); }, {a, b}, second);
+    check_grads([&](const std::vector<D>& in) { return op(in[0], in[1]); }, {a, b}, {.second_order = second});
   }
 }
 

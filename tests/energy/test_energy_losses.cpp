@@ -31,9 +31,7 @@ D column(std::initializer_list<double> values) {
 }
 
 void check_values(const D& got, std::initializer_list<double> want) {
-  REQUIRE(got.numel() == want.size());
-  std::size_t i = 0;
-  for (double w : want) CHECK(got.value().data()[i++] == doctest::Approx(w).epsilon(1e-9));
+  tg::testing::check_close(got.value(), std::vector<double>(want), 1e-9);
 }
 
 /// gradcheck and gradgradcheck of a discrete loss over random energies [4, 5].

@@ -2,7 +2,7 @@
 // energy's value and gradient, and ISTA / FISTA reaching the known minimum, exact zeros included.
 #include "testing.hpp"
 
-#include "../examples/ebm_latent/sparse_coding.hpp"
+#include "../../examples/ebm_latent/sparse_coding.hpp"
 
 using namespace tg;
 using tg::testing::D;

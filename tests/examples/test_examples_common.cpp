@@ -6,11 +6,11 @@
 #include <sstream>
 #include <unistd.h>
 
-#include "../examples/common/confusion.hpp"
-#include "../examples/common/flags.hpp"
-#include "../examples/common/metrics_csv.hpp"
-#include "../examples/common/plot.hpp"
-#include "../examples/common/progress.hpp"
+#include "../../examples/common/confusion.hpp"
+#include "../../examples/common/flags.hpp"
+#include "../../examples/common/metrics_csv.hpp"
+#include "../../examples/common/plot.hpp"
+#include "../../examples/common/progress.hpp"
 
 using namespace examples;
 namespace fs = std::filesystem;

@@ -17,7 +17,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path scratch(const std::string& name) { return tg::testing::scratch("test_training_state", name); }
+fs::path scratch(const std::string& name) { return tg::testing::scratch("test_nn_training_state", name); }
 
 /// A small run: an MLP with dropout (it draws from the generator), Adam, a step schedule, and
 /// batches picked by the generator, so every part of the saved state matters for the next step.

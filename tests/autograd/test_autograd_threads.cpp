@@ -8,8 +8,8 @@
 #include <thread>
 #include <vector>
 
-#include "../autograd/kernels/gemm.hpp"      // internal: the split GEMM
-#include "../autograd/core/detail/parallel.hpp"  // internal: the worker count
+#include <tapegrad/autograd/kernels/gemm.hpp>             // internal: the split GEMM
+#include <tapegrad/autograd/core/detail/parallel.hpp>  // internal: the worker count
 
 using namespace tg;
 
@@ -214,7 +214,7 @@ TEST_CASE("GEMMs split over the worker threads equal the plain triple loop, also
 }
 
 TEST_CASE("the library's worker threads follow TAPEGRAD_NUM_THREADS, else OPENBLAS_NUM_THREADS") {
-  // ctest runs this file again with TAPEGRAD_NUM_THREADS=1 (test_threads_one_thread).
+  // ctest runs this file again with TAPEGRAD_NUM_THREADS=1 (test_autograd_threads_one_thread).
   const char* wanted = std::getenv("TAPEGRAD_NUM_THREADS");
   if (!wanted) wanted = std::getenv("OPENBLAS_NUM_THREADS");
   const std::size_t expected = wanted ? std::size_t(std::atoi(wanted)) : std::size_t(std::clamp(std::thread::hardware_concurrency(), 1u, 8u));

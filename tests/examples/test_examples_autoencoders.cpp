@@ -6,9 +6,10 @@
 #include <cmath>
 #include <vector>
 
-#include "../examples/autoencoders/autoencoder.hpp"
+#include "../../examples/autoencoders/autoencoder.hpp"
 
 using autoencoders::AutoEncoder;
+using tg::testing::check_close;
 using tg::testing::D;
 
 namespace {
@@ -27,15 +28,6 @@ struct Small {
   D& weight() { return model.encoder->weight; }
   D& bias() { return model.encoder->bias; }
 };
-
-/// Every entry of a and b within tol of each other.
-void check_close(const D& a, const D& b, double tol) {
-  REQUIRE(a.shape() == b.shape());
-  for (std::size_t k = 0; k < a.value().size(); ++k) {
-    INFO("entry " << k << ": " << a.value().flat(k) << " vs " << b.value().flat(k));
-    CHECK(std::abs(a.value().flat(k) - b.value().flat(k)) <= tol * (1 + std::abs(b.value().flat(k))));
-  }
-}
 
 /// dy/d(wrt), keeping the graph: the tests differentiate two penalties that share the code h.
 std::vector<D> grads(const D& y, const std::vector<D>& wrt) {

@@ -12,6 +12,7 @@
 
 using namespace tg;
 using tg::testing::check_error;
+using tg::testing::check_grads;
 using tg::testing::random_input;
 using D = Variable<double>;
 
@@ -48,43 +49,20 @@ IndexArray indices(const Shape& shape, std::initializer_list<Index> values) {
   return a;
 }
 
-/// gradcheck and gradgradcheck of op, and of op(x)^2. A shape op is linear: gradgradcheck of
-/// the op alone checks its derivative (the partner op) through the output weighting; squared,
-/// its derivative is also differentiated in x.
-void check_grads(const Unary& op, const D& x) {
-  const auto first = gradcheck([&](const std::vector<D>& in) { return op(in[0]); }, {x}, {.raise_exception = false});
-  INFO(first.message);
-  CHECK(first.ok);
-  const auto second_alone = gradgradcheck([&](const std::vector<D>& in) { return op(in[0]); }, {x}, {.raise_exception = false});
-  INFO(second_alone.message);
-  CHECK(second_alone.ok);
-  auto squared = [&](const std::vector<D>& in) {
-    auto y = op(in[0]);
-    return y * y;
-  };
-  const auto first_sq = gradcheck(squared, {x}, {.raise_exception = false});
-  INFO(first_sq.message);
-  CHECK(first_sq.ok);
-  const auto second = gradgradcheck(squared, {x}, {.raise_exception = false});
-  INFO(second.message);
-  CHECK(second.ok);
-}
-
-/// The same for an op of several inputs.
-void check_grads(const DoubleFunction& f, const std::vector<D>& inputs) {
-  const auto first = gradcheck(f, inputs, {.raise_exception = false});
-  INFO(first.message);
-  CHECK(first.ok);
-  const auto second_alone = gradgradcheck(f, inputs, {.raise_exception = false});
-  INFO(second_alone.message);
-  CHECK(second_alone.ok);
-  DoubleFunction squared = [&](const std::vector<D>& in) {
+/// check_grads of op, and of op(x)^2. A shape op is linear: gradgradcheck of the op alone checks
+/// its derivative (the partner op) through the output weighting; squared, its derivative is also
+/// differentiated in x.
+void check_grads_and_squared(const DoubleFunction& f, const std::vector<D>& inputs) {
+  check_grads(f, inputs);
+  check_grads([&](const std::vector<D>& in) {
     auto y = f(in);
     return y * y;
-  };
-  const auto second = gradgradcheck(squared, inputs, {.raise_exception = false});
-  INFO(second.message);
-  CHECK(second.ok);
+  }, inputs);
+}
+
+/// The same for an op of one input.
+void check_grads_and_squared(const Unary& op, const D& x) {
+  check_grads_and_squared([&](const std::vector<D>& in) { return op(in[0]); }, {x});
 }
 
 }  // namespace
@@ -102,8 +80,8 @@ TEST_CASE("reshape keeps the order of the numbers; one size may be -1") {
   CHECK(reshape(scalar<double>(7), {1, 1}).shape() == Shape{1, 1});
   CHECK(reshape(iota({1}), {}).shape() == Shape{});
   manual_seed(1);
-  check_grads([](const D& v) { return reshape(v, {3, -1}); }, random_input({2, 3}));
-  check_grads([](const D& v) { return reshape(v, {-1}); }, random_input({2, 1, 2}));
+  check_grads_and_squared([](const D& v) { return reshape(v, {3, -1}); }, random_input({2, 3}));
+  check_grads_and_squared([](const D& v) { return reshape(v, {-1}); }, random_input({2, 1, 2}));
 }
 
 TEST_CASE("expand broadcasts; its gradient is summed back") {
@@ -119,9 +97,9 @@ TEST_CASE("expand broadcasts; its gradient is summed back") {
   sum(expand(g, {2, 3, 4})).backward();
   CHECK(g.grad().value() == arr({3, 1}, {8, 8, 8}));
   manual_seed(2);
-  check_grads([](const D& v) { return expand(v, {2, 3, 4}); }, random_input({3, 1}));
-  check_grads([](const D& v) { return expand(v, {2, 3}); }, random_input({}));
-  check_grads([](const D& v) { return expand(v, {4, 1, 3}); }, random_input({1, 3}));
+  check_grads_and_squared([](const D& v) { return expand(v, {2, 3, 4}); }, random_input({3, 1}));
+  check_grads_and_squared([](const D& v) { return expand(v, {2, 3}); }, random_input({}));
+  check_grads_and_squared([](const D& v) { return expand(v, {4, 1, 3}); }, random_input({1, 3}));
 }
 
 TEST_CASE("sum_to sums a broadcast result back to a shape") {
@@ -144,9 +122,9 @@ TEST_CASE("sum_to sums a broadcast result back to a shape") {
   CHECK(sum_to(x, {2, 3, 4}).value() == x.value());  // a copy: see "nothing to do" below
   CHECK(sum_to(x, {2, 1, 1}).value() == arr({2, 1, 1}, {66, 210}));
   manual_seed(3);
-  check_grads([](const D& v) { return sum_to(v, {3, 1}); }, random_input({2, 3, 4}));
-  check_grads([](const D& v) { return sum_to(v, {}); }, random_input({2, 3}));
-  check_grads([](const D& v) { return sum_to(v, {2, 1, 4}); }, random_input({2, 3, 4}));
+  check_grads_and_squared([](const D& v) { return sum_to(v, {3, 1}); }, random_input({2, 3, 4}));
+  check_grads_and_squared([](const D& v) { return sum_to(v, {}); }, random_input({2, 3}));
+  check_grads_and_squared([](const D& v) { return sum_to(v, {2, 1, 4}); }, random_input({2, 3, 4}));
 }
 
 // ---- permute, transpose, flatten, squeeze, unsqueeze -----------------------------------------------
@@ -180,10 +158,10 @@ TEST_CASE("permute and transpose, with negative axes") {
   CHECK(same);
 
   manual_seed(4);
-  check_grads([](const D& v) { return permute(v, {2, 0, 1}); }, random_input({2, 3, 4}));
-  check_grads([](const D& v) { return permute(v, {1, -1, 0}); }, random_input({2, 3, 2}));
-  check_grads([](const D& v) { return transpose(v); }, random_input({3, 4}));
-  check_grads([](const D& v) { return transpose(v, -3, -1); }, random_input({2, 3, 4}));
+  check_grads_and_squared([](const D& v) { return permute(v, {2, 0, 1}); }, random_input({2, 3, 4}));
+  check_grads_and_squared([](const D& v) { return permute(v, {1, -1, 0}); }, random_input({2, 3, 2}));
+  check_grads_and_squared([](const D& v) { return transpose(v); }, random_input({3, 4}));
+  check_grads_and_squared([](const D& v) { return transpose(v, -3, -1); }, random_input({2, 3, 4}));
 }
 
 TEST_CASE("flatten, squeeze, unsqueeze") {
@@ -214,9 +192,9 @@ TEST_CASE("flatten, squeeze, unsqueeze") {
   CHECK(unsqueeze(u, 1).value()(1, 0, 2) == 5.0);
 
   manual_seed(5);
-  check_grads([](const D& v) { return flatten(v, 1); }, random_input({2, 3, 2}));
-  check_grads([](const D& v) { return squeeze(v); }, random_input({1, 3, 1}));
-  check_grads([](const D& v) { return unsqueeze(v, -2); }, random_input({2, 3}));
+  check_grads_and_squared([](const D& v) { return flatten(v, 1); }, random_input({2, 3, 2}));
+  check_grads_and_squared([](const D& v) { return squeeze(v); }, random_input({1, 3, 1}));
+  check_grads_and_squared([](const D& v) { return unsqueeze(v, -2); }, random_input({2, 3}));
 }
 
 // ---- narrow, slice -----------------------------------------------------------------------------------
@@ -234,8 +212,8 @@ TEST_CASE("narrow, and its gradient placed back at its offset") {
   sum(narrow(g, 1, 1, 3) * 2.0).backward();
   CHECK(g.grad().value() == xt::xarray<double>{{0, 2, 2, 2, 0}, {0, 2, 2, 2, 0}, {0, 2, 2, 2, 0}, {0, 2, 2, 2, 0}});
   manual_seed(6);
-  check_grads([](const D& v) { return narrow(v, 1, 1, 3); }, random_input({3, 5}));
-  check_grads([](const D& v) { return narrow(v, 0, -2, 1); }, random_input({3, 2, 2}));
+  check_grads_and_squared([](const D& v) { return narrow(v, 1, 1, 3); }, random_input({3, 5}));
+  check_grads_and_squared([](const D& v) { return narrow(v, 0, -2, 1); }, random_input({3, 2, 2}));
 }
 
 TEST_CASE("slice as Python's x[start:stop:step], negative start and stop from the end") {
@@ -266,9 +244,9 @@ TEST_CASE("slice as Python's x[start:stop:step], negative start and stop from th
   sum(slice(g, 0, 1, 6, 2)).backward();
   CHECK(g.grad().value() == xt::xarray<double>{0, 1, 0, 1, 0, 1});
   manual_seed(7);
-  check_grads([](const D& v) { return slice(v, 1, 1, 6, 2); }, random_input({2, 6}));
-  check_grads([](const D& v) { return slice(v, 0, -3, -1); }, random_input({5, 2}));
-  check_grads([](const D& v) { return slice(v, -1, -5, 5, 3); }, random_input({2, 5}));
+  check_grads_and_squared([](const D& v) { return slice(v, 1, 1, 6, 2); }, random_input({2, 6}));
+  check_grads_and_squared([](const D& v) { return slice(v, 0, -3, -1); }, random_input({5, 2}));
+  check_grads_and_squared([](const D& v) { return slice(v, -1, -5, 5, 3); }, random_input({2, 5}));
 }
 
 // ---- index_select, gather, scatter_add ---------------------------------------------------------------
@@ -284,8 +262,8 @@ TEST_CASE("index_select with repeated indices; their gradients add up") {
   sum(index_select(g, 0, indices({2, 0, 2}))).backward();
   CHECK(g.grad().value() == xt::xarray<double>{{1, 1, 1}, {0, 0, 0}, {2, 2, 2}, {0, 0, 0}});
   manual_seed(8);
-  check_grads([](const D& v) { return index_select(v, 0, indices({2, 0, 2, 3})); }, random_input({4, 3}));
-  check_grads([](const D& v) { return index_select(v, 1, indices({1, 1, 0})); }, random_input({2, 3, 2}));
+  check_grads_and_squared([](const D& v) { return index_select(v, 0, indices({2, 0, 2, 3})); }, random_input({4, 3}));
+  check_grads_and_squared([](const D& v) { return index_select(v, 1, indices({1, 1, 0})); }, random_input({2, 3, 2}));
 }
 
 TEST_CASE("gather picks along an axis (torch.gather)") {
@@ -309,9 +287,9 @@ TEST_CASE("gather picks along an axis (torch.gather)") {
     for (std::size_t j = 0; j < 2; ++j)
       for (std::size_t k = 0; k < 2; ++k) CHECK(g3.value()(i, j, k) == c.value()(i, std::size_t(i3(i, j, k)), k));
   manual_seed(9);
-  check_grads([&](const D& v) { return gather(v, 1, idx); }, random_input({3, 4}));
-  check_grads([&](const D& v) { return gather(v, 0, rows); }, random_input({3, 4}));
-  check_grads([&](const D& v) { return gather(v, 1, i3); }, random_input({2, 3, 2}));
+  check_grads_and_squared([&](const D& v) { return gather(v, 1, idx); }, random_input({3, 4}));
+  check_grads_and_squared([&](const D& v) { return gather(v, 0, rows); }, random_input({3, 4}));
+  check_grads_and_squared([&](const D& v) { return gather(v, 1, i3); }, random_input({2, 3, 2}));
 }
 
 TEST_CASE("scatter_add accumulates repeated indices (torch.scatter_add)") {
@@ -332,15 +310,15 @@ TEST_CASE("scatter_add accumulates repeated indices (torch.scatter_add)") {
   CHECK(sg.grad().value() == xt::xarray<double>{{100, 100, 0}, {1, 10, 0}});
 
   manual_seed(10);
-  check_grads([&](const std::vector<D>& in) { return scatter_add(in[0], 1, idx, in[1]); },
+  check_grads_and_squared([&](const std::vector<D>& in) { return scatter_add(in[0], 1, idx, in[1]); },
               {random_input({2, 3}), random_input({2, 3})});
-  check_grads([&](const std::vector<D>& in) { return scatter_add(in[0], 0, indices({0, 0, 2, 0}), in[1]); },
+  check_grads_and_squared([&](const std::vector<D>& in) { return scatter_add(in[0], 0, indices({0, 0, 2, 0}), in[1]); },
               {random_input({3}), random_input({4})});
   const IndexArray i3 = {{{1, 0}, {2, 2}}, {{0, 1}, {1, 0}}};
-  check_grads([&](const std::vector<D>& in) { return scatter_add(in[0], 1, i3, in[1]); },
+  check_grads_and_squared([&](const std::vector<D>& in) { return scatter_add(in[0], 1, i3, in[1]); },
               {random_input({2, 3, 2}), random_input({2, 2, 3})});
   // only src needs a gradient
-  check_grads([&](const std::vector<D>& in) { return scatter_add(zeros<double>({2, 3}), 1, idx, in[0]); },
+  check_grads_and_squared([&](const std::vector<D>& in) { return scatter_add(zeros<double>({2, 3}), 1, idx, in[0]); },
               {random_input({2, 3})});
 }
 
@@ -360,11 +338,11 @@ TEST_CASE("concat joins along an existing axis") {
   CHECK(ga.grad().value() == xt::xarray<double>{{1, 2, 3}, {1, 2, 3}});
   CHECK(gb.grad().value() == arr({2, 1}, {4, 4}));
   manual_seed(11);
-  check_grads([](const std::vector<D>& in) { return concat(in, 1); },
+  check_grads_and_squared([](const std::vector<D>& in) { return concat(in, 1); },
               {random_input({2, 3}), random_input({2, 1}), random_input({2, 2})});
-  check_grads([](const std::vector<D>& in) { return concat(in, 0); }, {random_input({1, 2, 2}), random_input({2, 2, 2})});
+  check_grads_and_squared([](const std::vector<D>& in) { return concat(in, 0); }, {random_input({1, 2, 2}), random_input({2, 2, 2})});
   // a constant piece between two that need gradients
-  check_grads([](const std::vector<D>& in) { return concat({in[0], ones<double>({3}), in[1]}); },
+  check_grads_and_squared([](const std::vector<D>& in) { return concat({in[0], ones<double>({3}), in[1]}); },
               {random_input({2}), random_input({1})});
 }
 
@@ -382,8 +360,8 @@ TEST_CASE("stack joins along a new axis") {
   CHECK(stack({scalar<double>(1), scalar<double>(2)}).value() == xt::xarray<double>{1, 2});
   CHECK(stack({a}).shape() == Shape{1, 2, 3});
   manual_seed(12);
-  check_grads([](const std::vector<D>& in) { return stack(in, 1); }, {random_input({2, 3}), random_input({2, 3})});
-  check_grads([](const std::vector<D>& in) { return stack(in, -1); }, {random_input({3}), random_input({3}), random_input({3})});
+  check_grads_and_squared([](const std::vector<D>& in) { return stack(in, 1); }, {random_input({2, 3}), random_input({2, 3})});
+  check_grads_and_squared([](const std::vector<D>& in) { return stack(in, -1); }, {random_input({3}), random_input({3}), random_input({3})});
 }
 
 TEST_CASE("split cuts pieces of the given sizes") {
@@ -403,7 +381,7 @@ TEST_CASE("split cuts pieces of the given sizes") {
   CHECK(g.grad().value() == xt::xarray<double>{{2, 2}, {2, 2}, {0, 0}, {0, 0}, {0, 0}});
   manual_seed(13);
   // the pieces recombined in a way that weighs each one differently
-  check_grads([](const D& v) {
+  check_grads_and_squared([](const D& v) {
     auto p = split(v, {1, 2, 1}, 1);
     return concat({p[2] * 3.0, p[0], p[1] * p[1]}, 1);
   }, random_input({2, 4}));
@@ -469,7 +447,7 @@ void check_own_node(const char* what, const Unary& op, const Shape& shape) {
   }
   if (x.numel() > 0) {
     manual_seed(3);
-    check_grads(op, random_input(shape));
+    check_grads_and_squared(op, random_input(shape));
   }
 }
 }  // namespace
@@ -624,7 +602,7 @@ TEST_CASE("split's gathered gradient: some pieces unused, passes repeated, a pas
   auto g = tg::grad({p[2], p[0]}, {x}, {w2, w0}, {.retain_graph = true})[0];
   CHECK(xt::allclose(g.value(), expected));
   // pieces used twice, through other ops, and recorded for a second derivative
-  check_grads([](const D& v) {
+  check_grads_and_squared([](const D& v) {
     auto q = split(v, {2, 2, 2}, 0);
     return concat({q[1] * q[0], q[2] * 3.0, tanh(q[1])}, 0);
   }, random_input({6, 2}));

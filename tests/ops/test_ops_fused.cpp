@@ -1,5 +1,5 @@
 // Every fused op: its raw first-order kernel against its derivative written with ops
-// (tests/fused_paths.hpp), and for the normalisation ops values, gradcheck and gradgradcheck.
+// (tests/ops/fused_paths.hpp), and for the normalisation ops values, gradcheck and gradgradcheck.
 #include "fused_paths.hpp"
 
 #include <cmath>

@@ -7,6 +7,7 @@
 #include <string>
 
 using namespace tg;
+using tg::testing::check_close;
 using tg::testing::check_error;
 using tg::testing::D;
 using tg::testing::random_input;
@@ -14,18 +15,6 @@ using tg::testing::random_input;
 namespace {
 
 using Arr = xt::xarray<double>;
-
-/// Elementwise closeness of two arrays of the same shape.
-template <class T>
-void check_close(const xt::xarray<T>& actual, const xt::xarray<double>& expected, double tol = 1e-12) {
-  REQUIRE(Shape(actual.shape().begin(), actual.shape().end()) == Shape(expected.shape().begin(), expected.shape().end()));
-  for (std::size_t i = 0; i < expected.size(); ++i) {
-    INFO("element " << i << ": " << actual.data()[i] << " vs " << expected.data()[i]);
-    const double a = static_cast<double>(actual.data()[i]), e = expected.data()[i];
-    if (std::isinf(e)) CHECK(a == e);
-    else CHECK(std::abs(a - e) <= tol * (1 + std::abs(e)));
-  }
-}
 
 /// `a` under another shape (nested braces of single elements are ambiguous to xtensor).
 template <class A>

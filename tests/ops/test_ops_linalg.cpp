@@ -9,6 +9,7 @@
 #include <tapegrad/autograd/kernels/gemm.hpp>  // internal: the GEMM every GEMM-bound op calls
 
 using namespace tg;
+using tg::testing::check_close;
 using tg::testing::check_error;
 using tg::testing::D;
 using tg::testing::random_input;
@@ -82,15 +83,6 @@ Arr naive_matmul(Arr a, Arr b, bool ta = false, bool tb = false) {
   if (va) final_shape.erase(final_shape.end() - (vb ? 1 : 2));
   out.reshape(final_shape);
   return out;
-}
-
-template <class T>
-void check_close(const xt::xarray<T>& actual, const Arr& expected, double tol = 1e-12) {
-  REQUIRE(Shape(actual.shape().begin(), actual.shape().end()) == Shape(expected.shape().begin(), expected.shape().end()));
-  for (std::size_t i = 0; i < expected.size(); ++i) {
-    INFO("element " << i << ": " << actual.data()[i] << " vs " << expected.data()[i]);
-    CHECK(std::abs(static_cast<double>(actual.data()[i]) - expected.data()[i]) <= tol * (1 + std::abs(expected.data()[i])));
-  }
 }
 
 struct Case {
