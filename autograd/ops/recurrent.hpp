@@ -4,7 +4,7 @@
 // result in one vectorised loop. Their derivatives are fused loops too when nothing records
 // them, and compositions of ops (narrow, sigmoid, tanh, concat, ...) under create_graph, so
 // second derivatives work (autograd/ops/fused.hpp); both forms are checked against each other in
-// tests/test_fused_ops.cpp.
+// tests/ops/test_ops_fused.cpp.
 #include "../core/variable.hpp"
 
 namespace tg {
