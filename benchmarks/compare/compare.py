@@ -171,7 +171,7 @@ def main():
                 else:
                     row += ["-", "-"]
         if "libtorch" in sides:
-            if len(per_side) == 2:
+            if "tapegrad" in per_side and "libtorch" in per_side:
                 t, l = per_side["tapegrad"], per_side["libtorch"]
                 speedups = [(lf + lb) / (tf + tb) for tf, tb, lf, lb in zip(t[0], t[1], l[0], l[1])]
                 row.append(span(speedups) + "x")
