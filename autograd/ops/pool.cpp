@@ -219,8 +219,8 @@ std::pair<xt::xarray<T>, IndexArray> max_value(const xt::xarray<T>& x, const Poo
   }
   const auto row_offsets = tap_offsets(w.rows, w.height, static_cast<std::int64_t>(w.width));
   const auto col_offsets = tap_offsets(w.cols, w.width, 1);
-  const auto [lo, hi] = interior_columns(w, col_offsets);
-  const std::size_t out_w = w.cols.size();
+  const auto interior = interior_columns(w, col_offsets);  // not a structured binding: clang 14 cannot capture one
+  const std::size_t lo = interior.first, hi = interior.second, out_w = w.cols.size();
   detail::parallel_rows(w.planes, w.in_plane(), [&](std::size_t p0, std::size_t p1) {
     std::vector<std::int32_t> where(out_w);
     for (std::size_t p = p0; p < p1; ++p) {
