@@ -103,7 +103,7 @@ struct ClassifierRun {
 };
 
 struct FitResult {
-  double first_loss = -1;       // the first batch's
+  double first_loss = -1;       // the run's first batch's (-1: resumed, the run began elsewhere)
   double last_epoch_loss = 0;   // the last epoch's mean
   double total_seconds = 0;     // training only, over every epoch run
   std::string csv_path;         // the metrics ("" on a rank other than 0)
@@ -122,6 +122,8 @@ inline FitResult fit(tg::nn::Module<float>& model, tg::optim::OptimizerBase& opt
                 std::vector<std::string>{"epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds"});
   FitResult result;
   if (csv) result.csv_path = csv->path();
+  // A resumed run's first batch is not the run's first: its loss is no baseline for the check.
+  const bool resumed = run.start_at.epoch != 0 || run.start_at.step != 0;
 
   for (int epoch = static_cast<int>(run.start_at.epoch) + 1; epoch <= run.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
@@ -142,7 +144,7 @@ inline FitResult fit(tg::nn::Module<float>& model, tg::optim::OptimizerBase& opt
       optimizer.step();
 
       const double l = loss.item();
-      if (result.first_loss < 0) result.first_loss = l;
+      if (result.first_loss < 0 && !resumed) result.first_loss = l;
       tg::IndexArray predicted = tg::argmax(logits, -1);
       for (std::size_t i = 0; i < y.size(); ++i) correct += predicted(i) == y(i);
       loss_sum += l * static_cast<double>(y.size());
@@ -203,8 +205,9 @@ inline Evaluation report(tg::nn::Module<float>& model, const tg::data::Dataset<f
 }
 
 /// Whether the training loss fell from the first batch to the last epoch; says so on stderr when not.
+/// A resumed run does not know its first batch's loss: the run that began it checked that.
 inline bool check_loss_fell(const FitResult& fitted) {
-  if (fitted.last_epoch_loss < fitted.first_loss) return true;
+  if (fitted.first_loss < 0 || fitted.last_epoch_loss < fitted.first_loss) return true;
   std::fprintf(stderr, "the training loss did not fall: first batch %.4f, last epoch %.4f\n", fitted.first_loss,
                fitted.last_epoch_loss);
   return false;
